@@ -84,11 +84,20 @@ export interface VerificationResult {
   checkedAt: string;
 }
 
-/** Node's resolver error codes that this project tells apart. */
+/**
+ * The DNS questions the core asks. Failures reject with Node's error codes
+ * (ENOTFOUND, ENODATA, ESERVFAIL, ETIMEOUT, ...), which the core tells apart.
+ */
 export interface Resolver {
   resolveMx(domain: string): Promise<{ exchange: string; priority: number }[]>;
   resolve4(host: string): Promise<string[]>;
   resolve6(host: string): Promise<string[]>;
+}
+
+/** What `mailverify doctor` also asks of DNS: SPF records and reverse names. */
+export interface IdentityResolver extends Resolver {
+  resolveTxt(name: string): Promise<string[][]>;
+  reverse(ip: string): Promise<string[]>;
 }
 
 export interface SocketTarget {

@@ -1,0 +1,127 @@
+/**
+ * The embedded store: one SQLite file (WAL mode), schema migrated on open.
+ * better-sqlite3 is synchronous; the interface stays asynchronous so that a
+ * server database can stand behind it without changing a caller.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+import type { VerificationResult } from '../verify/types.js';
+import type {
+  DomainFact,
+  DomainFactKind,
+  Lifetimes,
+  ResultStore,
+  StoredResult,
+} from './store.js';
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE results (
+     address TEXT PRIMARY KEY,
+     verdict TEXT NOT NULL,
+     body TEXT NOT NULL,
+     stored_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE domain_facts (
+     domain TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     value INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     PRIMARY KEY (domain, kind)
+   );`,
+];
+
+export interface SqliteStoreOptions {
+  /** File path, or ":memory:". Parent folders are created. */
+  path: string;
+  lifetimes: Lifetimes;
+}
+
+export class SqliteStore implements ResultStore {
+  private readonly db: Database.Database;
+  private readonly lifetimes: Lifetimes;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.lifetimes = options.lifetimes;
+    migrate(this.db);
+  }
+
+  async getResult(normalized: string): Promise<StoredResult | null> {
+    const row = this.db
+      .prepare('SELECT body, stored_at, expires_at FROM results WHERE address = ?')
+      .get(normalized) as { body: string; stored_at: number; expires_at: number } | undefined;
+    if (!row) return null;
+
+    return {
+      result: JSON.parse(row.body) as VerificationResult,
+      storedAt: row.stored_at,
+      expiresAt: row.expires_at,
+    };
+  }
+
+  async putResult(normalized: string, result: VerificationResult, now: number): Promise<boolean> {
+    const expiresAt = now + this.lifetimes[result.verdict] * 1000;
+    const keepDefinite = result.verdict === 'unknown' ? "AND (verdict = 'unknown' OR expires_at <= @now)" : '';
+
+    const upsert = this.db.prepare(
+      `INSERT INTO results (address, verdict, body, stored_at, expires_at)
+       VALUES (@address, @verdict, @body, @now, @expiresAt)
+       ON CONFLICT (address) DO UPDATE SET
+         verdict = excluded.verdict, body = excluded.body,
+         stored_at = excluded.stored_at, expires_at = excluded.expires_at
+       WHERE 1 ${keepDefinite}`,
+    );
+    const change = upsert.run({
+      address: normalized,
+      verdict: result.verdict,
+      body: JSON.stringify(result),
+      now,
+      expiresAt,
+    });
+    return change.changes > 0;
+  }
+
+  async getDomainFact(
+    domain: string,
+    kind: DomainFactKind,
+    now: number,
+  ): Promise<DomainFact | null> {
+    const row = this.db
+      .prepare(
+        'SELECT value, expires_at FROM domain_facts WHERE domain = ? AND kind = ? AND expires_at > ?',
+      )
+      .get(domain, kind, now) as { value: number; expires_at: number } | undefined;
+    return row ? { value: row.value === 1, expiresAt: row.expires_at } : null;
+  }
+
+  async putDomainFact(domain: string, kind: DomainFactKind, fact: DomainFact): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO domain_facts (domain, kind, value, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (domain, kind) DO UPDATE SET
+           value = excluded.value, expires_at = excluded.expires_at`,
+      )
+      .run(domain, kind, fact.value ? 1 : 0, fact.expiresAt);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const pending = MIGRATIONS.slice(current);
+  if (pending.length === 0) return;
+
+  db.transaction(() => {
+    pending.forEach((sql) => db.exec(sql));
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  })();
+}

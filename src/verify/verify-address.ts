@@ -1,0 +1,219 @@
+/**
+ * The flow of one address (DESIGN.md): syntax, DNS, guard, SMTP, catch-all,
+ * verdict. Every phase's outcome is data; the first phase that settles the
+ * verdict ends the flow.
+ */
+import pino from 'pino';
+import type { Logger } from 'pino';
+
+import { isDisposableDomain, isFreeProvider, isRoleAccount } from './address-flags.js';
+import { decideVerdict, scoreResult } from './decide-verdict.js';
+import type { Finding } from './decide-verdict.js';
+import { detectCatchAll } from './detect-catch-all.js';
+import type { CatchAllMemory } from './detect-catch-all.js';
+import { isAllowedMailServerAddress } from './mail-server-guard.js';
+import { parseAddress } from './parse-address.js';
+import type { ParsedAddress } from './parse-address.js';
+import { probeMailbox } from './probe-mailbox.js';
+import type { ProbeSettings } from './probe-mailbox.js';
+import { resolveMailServers } from './resolve-mail-servers.js';
+import type { MailServerLookup, ResolvedMailServer } from './resolve-mail-servers.js';
+import { suggestDomain } from './suggest-domain.js';
+import type {
+  Clock,
+  Evidence,
+  Flags,
+  MailServer,
+  Resolver,
+  SocketOpener,
+  Stage,
+  VerificationResult,
+} from './types.js';
+
+/** Longest wait for any single SMTP step, whatever the overall deadline. */
+const STEP_TIMEOUT_MS = 30_000;
+
+export interface VerifierSettings {
+  heloName: string;
+  mailFrom: string;
+  smtpPort: number;
+  allowPrivateMx: boolean;
+  /** Seconds before each retry of a deferred RCPT; empty disables retries. */
+  greylistRetry: readonly number[];
+  /** Deadline for one pass (DNS, then SMTP over the servers), in seconds. */
+  timeout: number;
+  startTls: boolean;
+  catchAllProbe: boolean;
+}
+
+export interface VerifierDeps {
+  resolver: Resolver;
+  opener: SocketOpener;
+  clock: Clock;
+  random: () => number;
+  logger?: Logger;
+  catchAllMemory?: CatchAllMemory;
+}
+
+interface Draft {
+  parsed: ParsedAddress;
+  flags: Flags;
+  mx: MailServer[];
+}
+
+export async function verifyAddress(
+  email: string,
+  settings: VerifierSettings,
+  deps: VerifierDeps,
+): Promise<VerificationResult> {
+  const startedAt = deps.clock.now();
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  const finish = (draft: Partial<Draft>, finding: Finding, evidence: Evidence | null) =>
+    buildResult(email, startedAt, deps.clock, draft, finding, evidence);
+
+  const syntax = parseAddress(email);
+  if (!syntax.ok) {
+    const evidence = stageEvidence('syntax', syntax.detail);
+    return finish({}, { verdict: 'undeliverable', reason: 'invalid_syntax' }, evidence);
+  }
+  const parsed = syntax.address;
+  const flags = flagAddress(parsed);
+
+  const lookup = await resolveMailServers(parsed.domain, deps.resolver, { random: deps.random });
+  const mx = lookup.status === 'found' ? lookup.servers.map(toMailServer) : [];
+  const draft: Draft = { parsed, flags, mx };
+  if (lookup.status !== 'found') return finish(draft, ...judgeLookup(lookup));
+
+  const servers = guardServers(lookup.servers, settings.allowPrivateMx);
+  if (servers.length === 0) {
+    const evidence = stageEvidence('guard', refusedAddressesText(lookup.servers));
+    return finish(draft, { verdict: 'unknown', reason: 'private_mail_server' }, evidence);
+  }
+
+  const probeSettings = toProbeSettings(settings);
+  const probeDeps = { opener: deps.opener, clock: deps.clock, logger };
+  const probe = await probeMailbox(
+    parsed.normalized,
+    parsed.needsSmtpUtf8,
+    servers,
+    probeSettings,
+    probeDeps,
+  );
+
+  if (probe.isAccepted && probe.answeredBy && settings.catchAllProbe) {
+    flags.catchAll = await detectCatchAll(parsed.domain, probe.answeredBy, probeSettings, {
+      ...probeDeps,
+      random: deps.random,
+      memory: deps.catchAllMemory,
+    });
+  }
+
+  return finish(draft, probe, probe.evidence);
+}
+
+function flagAddress(parsed: ParsedAddress): Flags {
+  return {
+    role: isRoleAccount(parsed.localPart),
+    free: isFreeProvider(parsed.domain),
+    disposable: isDisposableDomain(parsed.domain),
+    catchAll: null,
+    smtputf8: parsed.needsSmtpUtf8,
+  };
+}
+
+function judgeLookup(lookup: Exclude<MailServerLookup, { status: 'found' }>) {
+  const outcomes: Record<typeof lookup.status, [Finding, string]> = {
+    null_mx: [
+      { verdict: 'undeliverable', reason: 'no_mail_server' },
+      'null MX: the domain accepts no mail (RFC 7505)',
+    ],
+    domain_not_found: [
+      { verdict: 'undeliverable', reason: 'domain_not_found' },
+      'the domain does not exist (NXDOMAIN)',
+    ],
+    no_mail_server: [
+      { verdict: 'undeliverable', reason: 'no_mail_server' },
+      'detail' in lookup ? lookup.detail : 'no mail server',
+    ],
+    dns_error: [
+      { verdict: 'unknown', reason: 'dns_error' },
+      'detail' in lookup ? lookup.detail : 'DNS failure',
+    ],
+  };
+  const [finding, text] = outcomes[lookup.status];
+  return [finding, stageEvidence('dns', text)] as const;
+}
+
+function guardServers(
+  servers: readonly ResolvedMailServer[],
+  allowPrivate: boolean,
+): ResolvedMailServer[] {
+  return servers
+    .map((server) => ({
+      ...server,
+      addresses: server.addresses.filter((ip) =>
+        isAllowedMailServerAddress(ip, { allowPrivate }),
+      ),
+    }))
+    .filter((server) => server.addresses.length > 0);
+}
+
+function refusedAddressesText(servers: readonly ResolvedMailServer[]): string {
+  const listed = servers.map((server) => `${server.host} (${server.addresses.join(', ')})`);
+  return `mail servers only on non-public addresses: ${listed.join('; ')}`;
+}
+
+function toProbeSettings(settings: VerifierSettings): ProbeSettings {
+  const passTimeoutMs = Math.round(settings.timeout * 1000);
+  return {
+    heloName: settings.heloName,
+    mailFrom: settings.mailFrom,
+    startTls: settings.startTls,
+    stepTimeoutMs: Math.min(STEP_TIMEOUT_MS, passTimeoutMs),
+    smtpPort: settings.smtpPort,
+    retryDelays: settings.greylistRetry,
+    passTimeoutMs,
+  };
+}
+
+function toMailServer(server: ResolvedMailServer): MailServer {
+  return { host: server.host, preference: server.preference };
+}
+
+function stageEvidence(stage: Stage, text: string): Evidence {
+  return { stage, host: null, ip: null, code: null, enhancedCode: null, text, attempts: 1 };
+}
+
+function buildResult(
+  email: string,
+  startedAt: number,
+  clock: Clock,
+  draft: Partial<Draft>,
+  finding: Finding,
+  evidence: Evidence | null,
+): VerificationResult {
+  const flags = draft.flags ?? {
+    role: false,
+    free: false,
+    disposable: false,
+    catchAll: null,
+    smtputf8: false,
+  };
+  const decided = decideVerdict({ verdict: finding.verdict, reason: finding.reason }, flags);
+  const parsed = draft.parsed;
+  const suggested = parsed ? suggestDomain(parsed.domain) : null;
+
+  return {
+    email,
+    normalized: parsed?.normalized ?? null,
+    verdict: decided.verdict,
+    reason: decided.reason,
+    score: scoreResult(decided, flags),
+    flags,
+    suggestion: parsed && suggested ? `${parsed.localPart}@${suggested}` : null,
+    mx: draft.mx ?? [],
+    evidence,
+    durationMs: Math.max(0, clock.now() - startedAt),
+    checkedAt: new Date(clock.now()).toISOString(),
+  };
+}
