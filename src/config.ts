@@ -32,10 +32,7 @@ const schema = z.object({
   concurrency: z.coerce.number().int().min(1).max(256),
   cache: flag,
   database: z.string().min(1),
-  proxy: z.preprocess(
-    emptyToUndefined,
-    z.string().transform(checkWith(parseProxyUrl)).optional(),
-  ),
+  proxy: z.preprocess(emptyToUndefined, z.string().transform(checkWith(checkProxyUrl)).optional()),
   catchAllProbe: flag,
   startTls: flag,
   ttlDeliverable: seconds,
@@ -61,25 +58,70 @@ const DAY = 86_400;
 
 /** Every option, its default, environment name and command-line flag. */
 export const OPTIONS: readonly OptionSpec[] = [
-  option('heloName', '--helo', defaultHeloName(), 'Name sent in EHLO/HELO; should be this host\'s FQDN with matching reverse DNS.'),
-  option('mailFrom', '--from', `verify@${defaultHeloName()}`, 'MAIL FROM address; its domain should be yours and its SPF should allow this host.'),
-  option('smtpPort', '--smtp-port', '25', 'Port of the recipients\' mail servers.'),
-  option('dnsServers', '--dns-server', '', 'DNS servers (HOST[:PORT], comma-separated); empty uses the system resolver.'),
-  option('allowPrivateMx', '--allow-private-mx', 'false', 'Allow mail servers on loopback, private, link-local or reserved addresses.'),
-  option('greylistRetry', '--greylist-retry', '60,240', 'Seconds to wait before each retry of a deferred (4xx) RCPT; 0 disables retries.'),
-  option('timeout', '--timeout', '30', 'Deadline in seconds for one verification pass of one address (DNS and SMTP).'),
+  option(
+    'heloName',
+    '--helo',
+    defaultHeloName(),
+    "Name sent in EHLO/HELO; should be this host's FQDN with matching reverse DNS.",
+  ),
+  option(
+    'mailFrom',
+    '--from',
+    `verify@${defaultHeloName()}`,
+    'MAIL FROM address; its domain should be yours and its SPF should allow this host.',
+  ),
+  option('smtpPort', '--smtp-port', '25', "Port of the recipients' mail servers."),
+  option(
+    'dnsServers',
+    '--dns-server',
+    '',
+    'DNS servers (HOST[:PORT], comma-separated); empty uses the system resolver.',
+  ),
+  option(
+    'allowPrivateMx',
+    '--allow-private-mx',
+    'false',
+    'Allow mail servers on loopback, private, link-local or reserved addresses.',
+  ),
+  option(
+    'greylistRetry',
+    '--greylist-retry',
+    '60,240',
+    'Seconds to wait before each retry of a deferred (4xx) RCPT; 0 disables retries.',
+  ),
+  option(
+    'timeout',
+    '--timeout',
+    '30',
+    'Deadline in seconds for one verification pass of one address (DNS and SMTP).',
+  ),
   option('concurrency', '--concurrency', '8', 'Addresses verified at the same time.'),
   option('cache', '--no-cache', 'true', 'Answer fresh results from the cache and store new ones.'),
   option('database', '--database', './data/mailverify.db', 'SQLite file holding the result cache.'),
-  option('proxy', '--proxy', '', 'SOCKS5 proxy for SMTP connections (socks5://[user:pass@]host:port).'),
-  option('catchAllProbe', '--no-catch-all', 'true', 'Probe a random address at each domain to detect catch-all servers.'),
+  option(
+    'proxy',
+    '--proxy',
+    '',
+    'SOCKS5 proxy for SMTP connections (socks5://[user:pass@]host:port).',
+  ),
+  option(
+    'catchAllProbe',
+    '--no-catch-all',
+    'true',
+    'Probe a random address at each domain to detect catch-all servers.',
+  ),
   option('startTls', '--no-starttls', 'true', 'Use STARTTLS whenever a server offers it.'),
   option('ttlDeliverable', null, String(30 * DAY), 'Seconds a deliverable result stays fresh.'),
   option('ttlUndeliverable', null, String(7 * DAY), 'Seconds an undeliverable result stays fresh.'),
   option('ttlRisky', null, String(7 * DAY), 'Seconds a risky result stays fresh.'),
   option('ttlUnknown', null, '3600', 'Seconds an unknown result stays fresh.'),
-  option('ttlCatchAll', null, String(7 * DAY), 'Seconds a domain\'s catch-all answer stays fresh.'),
-  option('logLevel', '--log-level', 'warn', 'fatal, error, warn, info, debug (SMTP transcripts), trace or silent.'),
+  option('ttlCatchAll', null, String(7 * DAY), "Seconds a domain's catch-all answer stays fresh."),
+  option(
+    'logLevel',
+    '--log-level',
+    'warn',
+    'fatal, error, warn, info, debug (SMTP transcripts), trace or silent.',
+  ),
 ];
 
 /** Thrown when configuration is unusable; lists every problem. */
@@ -202,6 +244,11 @@ function splitList(value: unknown): unknown {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
+}
+
+function checkProxyUrl(url: string): string {
+  parseProxyUrl(url);
+  return url;
 }
 
 function emptyToUndefined(value: unknown): unknown {

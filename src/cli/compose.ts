@@ -18,8 +18,11 @@ import { systemClock } from '../verify/types.js';
 import { verifyAddress } from '../verify/verify-address.js';
 import type { VerifierSettings } from '../verify/verify-address.js';
 
-/** Longest wait for one DNS answer; a pass has its own overall deadline. */
-const DNS_TIMEOUT_MS = 5_000;
+/**
+ * Longest wait for one DNS try. c-ares backs off between tries, so two
+ * tries take about three times this; the pass deadline bounds it anyway.
+ */
+const DNS_TIMEOUT_MS = 2_000;
 
 export interface ComposedVerifier {
   verify: VerifyOne;
@@ -44,7 +47,7 @@ export function composeVerifier(
   const clock = systemClock;
   const resolver = createResolver({
     servers: config.dnsServers,
-    timeoutMs: Math.min(DNS_TIMEOUT_MS, config.timeout * 1000),
+    timeoutMs: Math.min(DNS_TIMEOUT_MS, Math.ceil((config.timeout * 1000) / 3)),
     tries: 2,
   });
   const opener = config.proxy ? createSocks5Opener(config.proxy) : createTcpOpener();

@@ -104,7 +104,10 @@ async function checkOutboundSmtp(
     socket.destroy();
 
     const status = banner.startsWith('2') ? 'ok' : 'warn';
-    return { report: { name, status, detail: `${where} said "${banner}"` }, localIp: localIp ?? null };
+    return {
+      report: { name, status, detail: `${where} said "${banner}"` },
+      localIp: localIp ?? null,
+    };
   } catch (error) {
     const reason = (error as Error).message;
     const detail = `cannot reach ${where}: ${reason} (is outbound port ${target.port} blocked?)`;

@@ -16,14 +16,42 @@ interface FlagSpec {
 }
 
 const FLAGS: readonly FlagSpec[] = [
-  { flags: '--allow-private-mx', key: 'allowPrivateMx', description: 'allow mail servers on private, loopback or reserved addresses' },
-  { flags: '--dns-server <host[:port]>', key: 'dnsServers', description: 'DNS server to ask (repeatable)', parse: collect },
-  { flags: '--smtp-port <n>', key: 'smtpPort', description: 'port of the mail servers (default 25)', parse: integer },
+  {
+    flags: '--allow-private-mx',
+    key: 'allowPrivateMx',
+    description: 'allow mail servers on private, loopback or reserved addresses',
+  },
+  {
+    flags: '--dns-server <host[:port]>',
+    key: 'dnsServers',
+    description: 'DNS server to ask (repeatable)',
+    parse: collect,
+  },
+  {
+    flags: '--smtp-port <n>',
+    key: 'smtpPort',
+    description: 'port of the mail servers (default 25)',
+    parse: integer,
+  },
   { flags: '--helo <name>', key: 'heloName', description: 'name sent in EHLO/HELO' },
   { flags: '--from <address>', key: 'mailFrom', description: 'MAIL FROM address' },
-  { flags: '--greylist-retry <seconds[,seconds...]>', key: 'greylistRetry', description: 'delays before each retry of a deferred RCPT; 0 disables' },
-  { flags: '--timeout <seconds>', key: 'timeout', description: 'deadline for one verification pass of one address', parse: decimal },
-  { flags: '--concurrency <n>', key: 'concurrency', description: 'addresses verified at the same time', parse: integer },
+  {
+    flags: '--greylist-retry <seconds[,seconds...]>',
+    key: 'greylistRetry',
+    description: 'delays before each retry of a deferred RCPT; 0 disables',
+  },
+  {
+    flags: '--timeout <seconds>',
+    key: 'timeout',
+    description: 'deadline for one verification pass of one address',
+    parse: decimal,
+  },
+  {
+    flags: '--concurrency <n>',
+    key: 'concurrency',
+    description: 'addresses verified at the same time',
+    parse: integer,
+  },
   { flags: '--no-cache', key: 'cache', description: 'neither read nor write the result cache' },
   { flags: '--database <path>', key: 'database', description: 'SQLite file of the result cache' },
   { flags: '--proxy <socks5-url>', key: 'proxy', description: 'SOCKS5 proxy for SMTP connections' },

@@ -43,6 +43,12 @@ export async function* verifyInOrder(
 
 async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   const marker = Symbol('pending');
-  const winner = await Promise.race([promise.then(() => true, () => true), Promise.resolve(marker)]);
+  const winner = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    Promise.resolve(marker),
+  ]);
   return winner !== marker;
 }

@@ -8,13 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
 import type { VerificationResult } from '../verify/types.js';
-import type {
-  DomainFact,
-  DomainFactKind,
-  Lifetimes,
-  ResultStore,
-  StoredResult,
-} from './store.js';
+import type { DomainFact, DomainFactKind, Lifetimes, ResultStore, StoredResult } from './store.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE results (
@@ -67,7 +61,8 @@ export class SqliteStore implements ResultStore {
 
   async putResult(normalized: string, result: VerificationResult, now: number): Promise<boolean> {
     const expiresAt = now + this.lifetimes[result.verdict] * 1000;
-    const keepDefinite = result.verdict === 'unknown' ? "AND (verdict = 'unknown' OR expires_at <= @now)" : '';
+    const keepDefinite =
+      result.verdict === 'unknown' ? "AND (verdict = 'unknown' OR expires_at <= @now)" : '';
 
     const upsert = this.db.prepare(
       `INSERT INTO results (address, verdict, body, stored_at, expires_at)

@@ -15,8 +15,8 @@ export interface ConversationSettings {
   heloName: string;
   mailFrom: string;
   startTls: boolean;
-  /** Upper bound for each single step (connect, banner, each reply). */
-  stepTimeoutMs: number;
+  /** Upper bounds for each single step, in milliseconds. */
+  timeouts: { connectMs: number; bannerMs: number; commandMs: number; tlsMs: number };
 }
 
 export type Conversation =
@@ -39,14 +39,13 @@ export interface ConversationRequest {
 
 export async function converse(request: ConversationRequest): Promise<Conversation> {
   const { target, settings, logger } = request;
-  const stepMs = settings.stepTimeoutMs;
 
   const opened = await SmtpSession.open({
     opener: request.opener,
     target,
     heloName: settings.heloName,
     startTls: settings.startTls ? 'opportunistic' : 'never',
-    timeouts: { connectMs: stepMs, bannerMs: stepMs, commandMs: stepMs, tlsMs: stepMs },
+    timeouts: settings.timeouts,
     signal: request.signal,
     onTranscript: (direction, line) =>
       logger.debug({ host: target.host, ip: target.ip, direction, line }, 'smtp'),

@@ -22,6 +22,8 @@ export interface ProbeSettings extends ConversationSettings {
   retryDelays: readonly number[];
   /** Deadline for one pass over the servers, in milliseconds. */
   passTimeoutMs: number;
+  /** Deadline for the first pass, when less time is left (DNS took some). */
+  firstPassTimeoutMs?: number;
 }
 
 export interface ProbeDeps {
@@ -46,7 +48,11 @@ export async function probeMailbox(
   deps: ProbeDeps,
 ): Promise<MailboxProbe> {
   const targets = listTargets(servers, settings.smtpPort);
-  let probe = await passOverServers(targets, recipient, needsSmtpUtf8, settings, deps);
+  const firstPass = {
+    ...settings,
+    passTimeoutMs: settings.firstPassTimeoutMs ?? settings.passTimeoutMs,
+  };
+  let probe = await passOverServers(targets, recipient, needsSmtpUtf8, firstPass, deps);
 
   for (const delay of settings.retryDelays) {
     if (!isWorthRetrying(probe)) break;
@@ -261,13 +267,8 @@ function noReachableServer(): MailboxProbe {
   };
 }
 
-export function listTargets(
-  servers: readonly ResolvedMailServer[],
-  port: number,
-): SocketTarget[] {
+export function listTargets(servers: readonly ResolvedMailServer[], port: number): SocketTarget[] {
   return servers.flatMap((server) =>
-    server.addresses
-      .slice(0, ADDRESSES_PER_HOST)
-      .map((ip) => ({ host: server.host, ip, port })),
+    server.addresses.slice(0, ADDRESSES_PER_HOST).map((ip) => ({ host: server.host, ip, port })),
   );
 }

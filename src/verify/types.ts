@@ -41,7 +41,8 @@ export interface Flags {
 }
 
 /** The SMTP step whose answer decided the verdict. */
-export type Stage = 'syntax' | 'dns' | 'guard' | 'connect' | 'banner' | 'ehlo' | 'tls' | 'mail' | 'rcpt';
+export type Stage =
+  'syntax' | 'dns' | 'guard' | 'connect' | 'banner' | 'ehlo' | 'tls' | 'mail' | 'rcpt';
 
 export interface SmtpReply {
   code: number;

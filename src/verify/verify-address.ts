@@ -30,8 +30,16 @@ import type {
   VerificationResult,
 } from './types.js';
 
-/** Longest wait for any single SMTP step, whatever the overall deadline. */
-const STEP_TIMEOUT_MS = 30_000;
+/**
+ * Longest waits for single SMTP steps, whatever the overall deadline. A
+ * step may take at most a share of the deadline, so that a server that
+ * never answers leaves time to try the next one.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+const REPLY_TIMEOUT_MS = 30_000;
+
+/** Least time the SMTP pass gets, even when DNS was slow. */
+const MIN_PASS_MS = 1_000;
 
 export interface VerifierSettings {
   heloName: string;
@@ -79,7 +87,11 @@ export async function verifyAddress(
   const parsed = syntax.address;
   const flags = flagAddress(parsed);
 
-  const lookup = await resolveMailServers(parsed.domain, deps.resolver, { random: deps.random });
+  const deadlineMs = settings.timeout * 1000;
+  const lookup = await withinDeadline(
+    resolveMailServers(parsed.domain, deps.resolver, { random: deps.random }),
+    deadlineMs,
+  );
   const mx = lookup.status === 'found' ? lookup.servers.map(toMailServer) : [];
   const draft: Draft = { parsed, flags, mx };
   if (lookup.status !== 'found') return finish(draft, ...judgeLookup(lookup));
@@ -91,12 +103,14 @@ export async function verifyAddress(
   }
 
   const probeSettings = toProbeSettings(settings);
+  const timeLeft = deadlineMs - (deps.clock.now() - startedAt);
+  const firstPassTimeoutMs = Math.max(MIN_PASS_MS, Math.min(deadlineMs, timeLeft));
   const probeDeps = { opener: deps.opener, clock: deps.clock, logger };
   const probe = await probeMailbox(
     parsed.normalized,
     parsed.needsSmtpUtf8,
     servers,
-    probeSettings,
+    { ...probeSettings, firstPassTimeoutMs },
     probeDeps,
   );
 
@@ -109,6 +123,25 @@ export async function verifyAddress(
   }
 
   return finish(draft, probe, probe.evidence);
+}
+
+/** DNS gets the pass deadline too: a resolver that never answers is a DNS fault. */
+async function withinDeadline(
+  lookup: Promise<MailServerLookup>,
+  deadlineMs: number,
+): Promise<MailServerLookup> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<MailServerLookup>((resolve) => {
+    timer = setTimeout(() => {
+      const detail = `no DNS answer within ${deadlineMs} ms`;
+      resolve({ status: 'dns_error', code: 'ETIMEOUT', detail });
+    }, deadlineMs);
+  });
+  try {
+    return await Promise.race([lookup, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function flagAddress(parsed: ParsedAddress): Flags {
@@ -151,9 +184,7 @@ function guardServers(
   return servers
     .map((server) => ({
       ...server,
-      addresses: server.addresses.filter((ip) =>
-        isAllowedMailServerAddress(ip, { allowPrivate }),
-      ),
+      addresses: server.addresses.filter((ip) => isAllowedMailServerAddress(ip, { allowPrivate })),
     }))
     .filter((server) => server.addresses.length > 0);
 }
@@ -169,7 +200,12 @@ function toProbeSettings(settings: VerifierSettings): ProbeSettings {
     heloName: settings.heloName,
     mailFrom: settings.mailFrom,
     startTls: settings.startTls,
-    stepTimeoutMs: Math.min(STEP_TIMEOUT_MS, passTimeoutMs),
+    timeouts: {
+      connectMs: Math.min(CONNECT_TIMEOUT_MS, passTimeoutMs / 3),
+      bannerMs: Math.min(REPLY_TIMEOUT_MS, passTimeoutMs / 2),
+      commandMs: Math.min(REPLY_TIMEOUT_MS, passTimeoutMs / 2),
+      tlsMs: Math.min(CONNECT_TIMEOUT_MS, passTimeoutMs / 3),
+    },
     smtpPort: settings.smtpPort,
     retryDelays: settings.greylistRetry,
     passTimeoutMs,

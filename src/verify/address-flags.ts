@@ -1,0 +1,174 @@
+/**
+ * The flags that describe an address rather than decide it: a role account
+ * (info@), a free webmail domain, a disposable domain. Domains come in as
+ * lower-case A-labels, the form parseAddress returns.
+ */
+import { createRequire } from 'node:module';
+import { domainToASCII } from 'node:url';
+
+/**
+ * Mailboxes that name a function, not a person: RFC 2142 (postmaster,
+ * abuse, hostmaster, webmaster ...) plus the shared inboxes companies put
+ * on their sites. Written without `-`, `.` or `_`; see normalizeLocalPart.
+ */
+const ROLE_LOCAL_PARTS: ReadonlySet<string> = new Set([
+  'abuse',
+  'accounting',
+  'accounts',
+  'admin',
+  'administrator',
+  'admissions',
+  'billing',
+  'bookings',
+  'careers',
+  'compliance',
+  'contact',
+  'contactus',
+  'customercare',
+  'customerservice',
+  'customersupport',
+  'devnull',
+  'donotreply',
+  'enquiries',
+  'enquiry',
+  'feedback',
+  'finance',
+  'ftp',
+  'hello',
+  'help',
+  'helpdesk',
+  'hostmaster',
+  'hr',
+  'info',
+  'information',
+  'inquiries',
+  'inquiry',
+  'investorrelations',
+  'investors',
+  'it',
+  'jobs',
+  'legal',
+  'listrequest',
+  'mailerdaemon',
+  'majordomo',
+  'marketing',
+  'media',
+  'news',
+  'newsletter',
+  'nobody',
+  'noc',
+  'noreply',
+  'office',
+  'orders',
+  'partners',
+  'payments',
+  'postmaster',
+  'press',
+  'privacy',
+  'purchasing',
+  'reception',
+  'recruiting',
+  'recruitment',
+  'reservations',
+  'returns',
+  'root',
+  'sales',
+  'security',
+  'service',
+  'support',
+  'sysadmin',
+  'team',
+  'tech',
+  'unsubscribe',
+  'usenet',
+  'uucp',
+  'webmaster',
+  'welcome',
+  'www',
+]);
+
+const require = createRequire(import.meta.url);
+
+let freeProviderDomains: ReadonlySet<string> | null = null;
+let disposableDomains: ReadonlySet<string> | null = null;
+
+/** RFC 5321 4.5.1 makes postmaster case-insensitive; the rest follow suit. */
+export function isRoleAccount(localPart: string): boolean {
+  return ROLE_LOCAL_PARTS.has(normalizeLocalPart(localPart));
+}
+
+/**
+ * TODO: common.json also names example.com, test.com, facebook.com and a
+ * few disposable services (mailinator.com), so those read as free too.
+ */
+export function isFreeProvider(domain: string): boolean {
+  freeProviderDomains ??= new Set(readDomainList('email-providers/common.json'));
+
+  return freeProviderDomains.has(normalizeDomain(domain));
+}
+
+/**
+ * A domain is disposable when it or any parent domain is listed: the
+ * wildcard list means exactly that, and throwaway services hand out
+ * subdomains of listed domains as readily as the domains themselves. So
+ * both lists share one set.
+ *
+ * TODO: the list holds a few shared registries (net.ee, za.com, pe.hu),
+ * so every domain registered under them counts as disposable too.
+ */
+export function isDisposableDomain(domain: string): boolean {
+  disposableDomains ??= loadDisposableDomains();
+
+  const labels = normalizeDomain(domain).split('.');
+  for (let start = 0; start <= labels.length - 2; start += 1) {
+    if (disposableDomains.has(labels.slice(start).join('.'))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Lower case, no subaddress (RFC 5233: `sales+eu` is sales), no quotes, and
+ * no `-`, `.` or `_`, so no-reply, no.reply and no_reply all read noreply.
+ */
+function normalizeLocalPart(localPart: string): string {
+  const unquoted = /^".*"$/s.test(localPart)
+    ? localPart.slice(1, -1).replace(/\\(.)/gs, '$1')
+    : localPart;
+  const plus = unquoted.indexOf('+');
+  const base = plus === -1 ? unquoted : unquoted.slice(0, plus);
+
+  return base.toLowerCase().replace(/[-._]/g, '');
+}
+
+function normalizeDomain(domain: string): string {
+  return domain.toLowerCase().replace(/\.$/, '');
+}
+
+function loadDisposableDomains(): ReadonlySet<string> {
+  const listed = [
+    ...readDomainList('disposable-email-domains/index.json'),
+    ...readDomainList('disposable-email-domains/wildcard.json'),
+  ];
+
+  const domains = listed.map(toALabel).filter((entry) => entry !== '');
+  return new Set(domains);
+}
+
+/**
+ * A dozen entries are U-labels (gmaıl.net, with a dotless i) while lookups
+ * come in A-label form. Converting only those keeps the first call fast.
+ */
+function toALabel(entry: string): string {
+  return /\P{ASCII}/u.test(entry) ? domainToASCII(entry) : entry;
+}
+
+/** A broken installation is a programming error, so this one throws. */
+function readDomainList(specifier: string): string[] {
+  const list: unknown = require(specifier);
+  if (!Array.isArray(list) || !list.every((entry) => typeof entry === 'string')) {
+    throw new Error(`${specifier} is not a list of domain names`);
+  }
+  return list.map((entry: string) => entry.toLowerCase());
+}

@@ -1,0 +1,104 @@
+/**
+ * `mailverify check --json`, the built command, against a real Postfix from
+ * Debian's packages, reached through the loopback DNS server. Postfix's own
+ * replies are not ours to shape, so this suite shows the verdicts hold
+ * against a server the test world did not write.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { VerificationResult } from '../../src/verify/types.js';
+import { startDnsServer } from '../helpers/dns-server.js';
+import type { DnsServer } from '../helpers/dns-server.js';
+import { isPostfixInstalled, startPostfix } from '../helpers/postfix.js';
+import type { RunningPostfix } from '../helpers/postfix.js';
+
+const run = promisify(execFile);
+const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+
+let postfix: RunningPostfix;
+let dns: DnsServer;
+
+beforeAll(async () => {
+  if (!isPostfixInstalled()) {
+    throw new Error('postfix is not installed: run .ci/run, or apt-get install -y postfix');
+  }
+  if (!existsSync(CLI)) throw new Error('the command is not built: run npm run build');
+
+  postfix = await startPostfix({
+    listenIp: '127.0.0.41',
+    domain: 'e2e.test',
+    mailboxes: ['alice', 'bob'],
+  });
+  dns = await startDnsServer({
+    'e2e.test': { MX: [{ preference: 10, exchange: 'mx.e2e.test' }] },
+    'mx.e2e.test': { A: [postfix.ip] },
+  });
+});
+
+afterAll(async () => {
+  await postfix?.stop();
+  await dns?.close();
+});
+
+async function check(...addresses: string[]): Promise<VerificationResult[]> {
+  const { stdout } = await run(
+    process.execPath,
+    [
+      CLI,
+      'check',
+      '--json',
+      '--no-cache',
+      '--allow-private-mx',
+      '--dns-server',
+      dns.server,
+      '--smtp-port',
+      String(postfix.port),
+      '--helo',
+      'verifier.mailverify.test',
+      '--from',
+      'probe@verifier.mailverify.test',
+      '--greylist-retry',
+      '0',
+      ...addresses,
+    ],
+    { timeout: 60_000, env: { ...process.env, MAILVERIFY_CONFIG: '' } },
+  );
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as VerificationResult);
+}
+
+describe('mailverify check against Postfix', () => {
+  it('gives every address the right verdict, in input order', async () => {
+    const results = await check('alice@e2e.test', 'nobody@e2e.test', 'bob@e2e.test');
+
+    expect(results.map((result) => result.email)).toEqual([
+      'alice@e2e.test',
+      'nobody@e2e.test',
+      'bob@e2e.test',
+    ]);
+    expect(results[0]).toMatchObject({ verdict: 'deliverable', reason: 'accepted' });
+    expect(results[0]!.flags.catchAll).toBe(false);
+    expect(results[1]).toMatchObject({ verdict: 'undeliverable', reason: 'mailbox_not_found' });
+    expect(results[1]!.evidence).toMatchObject({ stage: 'rcpt', code: 550, enhancedCode: '5.1.1' });
+    expect(results[1]!.evidence?.text).toContain('User unknown');
+    expect(results[2]).toMatchObject({ verdict: 'deliverable', reason: 'accepted' });
+  });
+
+  it('reports a domain Postfix does not serve as blocked, not undeliverable', async () => {
+    await dns.close();
+    dns = await startDnsServer({
+      'e2e.test': { MX: [{ preference: 10, exchange: 'mx.e2e.test' }] },
+      'mx.e2e.test': { A: [postfix.ip] },
+      'elsewhere.test': { MX: [{ preference: 10, exchange: 'mx.e2e.test' }] },
+    });
+
+    const [result] = await check('carol@elsewhere.test');
+    // Postfix answers "554 5.7.1 <...>: Relay access denied": about us, not the mailbox.
+    expect(result).toMatchObject({ verdict: 'unknown', reason: 'blocked' });
+  });
+});
