@@ -45,6 +45,11 @@ export function composeVerifier(
   cacheMode: CacheMode,
 ): ComposedVerifier {
   const clock = systemClock;
+  if (!config.heloName.includes('.')) {
+    // Many servers refuse a HELO that is not a fully qualified name
+    // (Postfix reject_non_fqdn_helo_hostname), which makes answers unknown.
+    logger.warn({ heloName: config.heloName }, 'helo name is not fully qualified');
+  }
   const resolver = createResolver({
     servers: config.dnsServers,
     timeoutMs: Math.min(DNS_TIMEOUT_MS, Math.ceil((config.timeout * 1000) / 3)),

@@ -28,7 +28,6 @@ beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error('the command is not built: run npm run build');
 
   postfix = await startPostfix({
-    listenIp: '127.0.0.41',
     domain: 'e2e.test',
     mailboxes: ['alice', 'bob'],
   });

@@ -18,7 +18,10 @@ import os from 'node:os';
 import path from 'node:path';
 
 export interface PostfixOptions {
-  /** A loopback address; default 127.0.0.1. */
+  /**
+   * 127.0.0.1 (the default) or ::1. Postfix binds only addresses that an
+   * interface carries, so other 127.0.0.0/8 addresses fail to start.
+   */
   listenIp?: string;
   /** Default: a free ephemeral port. */
   port?: number;
@@ -125,8 +128,9 @@ export async function startPostfix(options: PostfixOptions): Promise<RunningPost
 
 function validateOptions(options: PostfixOptions): Settings {
   const ip = options.listenIp ?? '127.0.0.1';
-  const isLoopback = (net.isIPv4(ip) && ip.startsWith('127.')) || ip === '::1';
-  if (!isLoopback) throw new Error(`listenIp must be a loopback address, got ${ip}`);
+  if (ip !== '127.0.0.1' && ip !== '::1') {
+    throw new Error(`listenIp must be 127.0.0.1 or ::1 (an address lo carries), got ${ip}`);
+  }
 
   const domain = requireHostName(options.domain.toLowerCase());
   const hostname = requireHostName(options.hostname ?? `mx.${domain}`);
