@@ -49,8 +49,26 @@ const FLAGS: readonly FlagSpec[] = [
   {
     flags: '--concurrency <n>',
     key: 'concurrency',
-    description: 'addresses verified at the same time',
+    description: 'SMTP sessions open at once, all servers together',
     parse: integer,
+  },
+  {
+    flags: '--per-host-concurrency <n>',
+    key: 'perHostConcurrency',
+    description: 'SMTP sessions open at once to one mail server',
+    parse: integer,
+  },
+  {
+    flags: '--max-rejected-per-session <n>',
+    key: 'maxRejectedPerSession',
+    description: 'refused RCPTs after which a session ends',
+    parse: integer,
+  },
+  {
+    flags: '--domain-rate <per-second>',
+    key: 'domainRate',
+    description: 'most RCPTs per second to one domain (0: no limit)',
+    parse: decimal,
   },
   { flags: '--no-cache', key: 'cache', description: 'neither read nor write the result cache' },
   { flags: '--database <path>', key: 'database', description: 'SQLite file of the result cache' },

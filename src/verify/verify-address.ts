@@ -6,53 +6,27 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
 
-import { isDisposableDomain, isFreeProvider, isRoleAccount } from './address-flags.js';
-import { decideVerdict, scoreResult } from './decide-verdict.js';
 import type { Finding } from './decide-verdict.js';
 import { detectCatchAll } from './detect-catch-all.js';
 import type { CatchAllMemory } from './detect-catch-all.js';
-import { isAllowedMailServerAddress } from './mail-server-guard.js';
 import { parseAddress } from './parse-address.js';
-import type { ParsedAddress } from './parse-address.js';
 import { probeMailbox } from './probe-mailbox.js';
-import type { ProbeSettings } from './probe-mailbox.js';
 import { resolveMailServers } from './resolve-mail-servers.js';
-import type { MailServerLookup, ResolvedMailServer } from './resolve-mail-servers.js';
-import { suggestDomain } from './suggest-domain.js';
-import type {
-  Clock,
-  Evidence,
-  Flags,
-  MailServer,
-  Resolver,
-  SocketOpener,
-  Stage,
-  VerificationResult,
-} from './types.js';
+import type { MailServerLookup } from './resolve-mail-servers.js';
+import type { Clock, Evidence, Resolver, SocketOpener, VerificationResult } from './types.js';
+import {
+  buildResult,
+  flagAddress,
+  judgeDomain,
+  stageEvidence,
+  toProbeSettings,
+} from './verification-steps.js';
+import type { Draft, VerifierSettings } from './verification-steps.js';
 
-/**
- * Longest waits for single SMTP steps, whatever the overall deadline. A
- * step may take at most a share of the deadline, so that a server that
- * never answers leaves time to try the next one.
- */
-const CONNECT_TIMEOUT_MS = 10_000;
-const REPLY_TIMEOUT_MS = 30_000;
+export type { VerifierSettings } from './verification-steps.js';
 
 /** Least time the SMTP pass gets, even when DNS was slow. */
 const MIN_PASS_MS = 1_000;
-
-export interface VerifierSettings {
-  heloName: string;
-  mailFrom: string;
-  smtpPort: number;
-  allowPrivateMx: boolean;
-  /** Seconds before each retry of a deferred RCPT; empty disables retries. */
-  greylistRetry: readonly number[];
-  /** Deadline for one pass (DNS, then SMTP over the servers), in seconds. */
-  timeout: number;
-  startTls: boolean;
-  catchAllProbe: boolean;
-}
 
 export interface VerifierDeps {
   resolver: Resolver;
@@ -61,12 +35,6 @@ export interface VerifierDeps {
   random: () => number;
   logger?: Logger;
   catchAllMemory?: CatchAllMemory;
-}
-
-interface Draft {
-  parsed: ParsedAddress;
-  flags: Flags;
-  mx: MailServer[];
 }
 
 export async function verifyAddress(
@@ -92,15 +60,10 @@ export async function verifyAddress(
     resolveMailServers(parsed.domain, deps.resolver, { random: deps.random }),
     deadlineMs,
   );
-  const mx = lookup.status === 'found' ? lookup.servers.map(toMailServer) : [];
-  const draft: Draft = { parsed, flags, mx };
-  if (lookup.status !== 'found') return finish(draft, ...judgeLookup(lookup));
-
-  const servers = guardServers(lookup.servers, settings.allowPrivateMx);
-  if (servers.length === 0) {
-    const evidence = stageEvidence('guard', refusedAddressesText(lookup.servers));
-    return finish(draft, { verdict: 'unknown', reason: 'private_mail_server' }, evidence);
-  }
+  const domain = judgeDomain(lookup, settings.allowPrivateMx);
+  const draft: Draft = { parsed, flags, mx: domain.mx };
+  if (domain.kind === 'decided') return finish(draft, domain.finding, domain.evidence);
+  const servers = domain.servers;
 
   const probeSettings = toProbeSettings(settings);
   const timeLeft = deadlineMs - (deps.clock.now() - startedAt);
@@ -142,114 +105,4 @@ async function withinDeadline(
   } finally {
     clearTimeout(timer);
   }
-}
-
-function flagAddress(parsed: ParsedAddress): Flags {
-  return {
-    role: isRoleAccount(parsed.localPart),
-    free: isFreeProvider(parsed.domain),
-    disposable: isDisposableDomain(parsed.domain),
-    catchAll: null,
-    smtputf8: parsed.needsSmtpUtf8,
-  };
-}
-
-function judgeLookup(lookup: Exclude<MailServerLookup, { status: 'found' }>) {
-  const outcomes: Record<typeof lookup.status, [Finding, string]> = {
-    null_mx: [
-      { verdict: 'undeliverable', reason: 'no_mail_server' },
-      'null MX: the domain accepts no mail (RFC 7505)',
-    ],
-    domain_not_found: [
-      { verdict: 'undeliverable', reason: 'domain_not_found' },
-      'the domain does not exist (NXDOMAIN)',
-    ],
-    no_mail_server: [
-      { verdict: 'undeliverable', reason: 'no_mail_server' },
-      'detail' in lookup ? lookup.detail : 'no mail server',
-    ],
-    dns_error: [
-      { verdict: 'unknown', reason: 'dns_error' },
-      'detail' in lookup ? lookup.detail : 'DNS failure',
-    ],
-  };
-  const [finding, text] = outcomes[lookup.status];
-  return [finding, stageEvidence('dns', text)] as const;
-}
-
-function guardServers(
-  servers: readonly ResolvedMailServer[],
-  allowPrivate: boolean,
-): ResolvedMailServer[] {
-  return servers
-    .map((server) => ({
-      ...server,
-      addresses: server.addresses.filter((ip) => isAllowedMailServerAddress(ip, { allowPrivate })),
-    }))
-    .filter((server) => server.addresses.length > 0);
-}
-
-function refusedAddressesText(servers: readonly ResolvedMailServer[]): string {
-  const listed = servers.map((server) => `${server.host} (${server.addresses.join(', ')})`);
-  return `mail servers only on non-public addresses: ${listed.join('; ')}`;
-}
-
-function toProbeSettings(settings: VerifierSettings): ProbeSettings {
-  const passTimeoutMs = Math.round(settings.timeout * 1000);
-  return {
-    heloName: settings.heloName,
-    mailFrom: settings.mailFrom,
-    startTls: settings.startTls,
-    timeouts: {
-      connectMs: Math.min(CONNECT_TIMEOUT_MS, passTimeoutMs / 3),
-      bannerMs: Math.min(REPLY_TIMEOUT_MS, passTimeoutMs / 2),
-      commandMs: Math.min(REPLY_TIMEOUT_MS, passTimeoutMs / 2),
-      tlsMs: Math.min(CONNECT_TIMEOUT_MS, passTimeoutMs / 3),
-    },
-    smtpPort: settings.smtpPort,
-    retryDelays: settings.greylistRetry,
-    passTimeoutMs,
-  };
-}
-
-function toMailServer(server: ResolvedMailServer): MailServer {
-  return { host: server.host, preference: server.preference };
-}
-
-function stageEvidence(stage: Stage, text: string): Evidence {
-  return { stage, host: null, ip: null, code: null, enhancedCode: null, text, attempts: 1 };
-}
-
-function buildResult(
-  email: string,
-  startedAt: number,
-  clock: Clock,
-  draft: Partial<Draft>,
-  finding: Finding,
-  evidence: Evidence | null,
-): VerificationResult {
-  const flags = draft.flags ?? {
-    role: false,
-    free: false,
-    disposable: false,
-    catchAll: null,
-    smtputf8: false,
-  };
-  const decided = decideVerdict({ verdict: finding.verdict, reason: finding.reason }, flags);
-  const parsed = draft.parsed;
-  const suggested = parsed ? suggestDomain(parsed.domain) : null;
-
-  return {
-    email,
-    normalized: parsed?.normalized ?? null,
-    verdict: decided.verdict,
-    reason: decided.reason,
-    score: scoreResult(decided, flags),
-    flags,
-    suggestion: parsed && suggested ? `${parsed.localPart}@${suggested}` : null,
-    mx: draft.mx ?? [],
-    evidence,
-    durationMs: Math.max(0, clock.now() - startedAt),
-    checkedAt: new Date(clock.now()).toISOString(),
-  };
 }
