@@ -35,6 +35,8 @@ export interface ConversationRequest {
   opener: SocketOpener;
   signal: AbortSignal;
   logger: Logger;
+  /** Called for every command line sent, for counting. */
+  onCommand?: () => void;
 }
 
 export async function converse(request: ConversationRequest): Promise<Conversation> {
@@ -47,8 +49,10 @@ export async function converse(request: ConversationRequest): Promise<Conversati
     startTls: settings.startTls ? 'opportunistic' : 'never',
     timeouts: settings.timeouts,
     signal: request.signal,
-    onTranscript: (direction, line) =>
-      logger.debug({ host: target.host, ip: target.ip, direction, line }, 'smtp'),
+    onTranscript: (direction, line) => {
+      if (direction === 'client') request.onCommand?.();
+      logger.debug({ host: target.host, ip: target.ip, direction, line }, 'smtp');
+    },
   });
   if (!opened.ok) {
     if (opened.reply) return judge(answerStage(opened.stage), opened.reply);

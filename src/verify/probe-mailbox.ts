@@ -41,6 +41,8 @@ export interface ProbeDeps {
   opener: SocketOpener;
   clock: Clock;
   logger: Logger;
+  /** Called for every command line sent, for counting. */
+  onCommand?: () => void;
 }
 
 export async function probeMailbox(
@@ -134,6 +136,7 @@ function talk(
     opener: deps.opener,
     signal,
     logger: deps.logger,
+    onCommand: deps.onCommand,
   });
 }
 

@@ -171,3 +171,22 @@ export function buildResult(
     checkedAt: new Date(clock.now()).toISOString(),
   };
 }
+
+/** DNS gets the pass deadline too: a resolver that never answers is a DNS fault. */
+export async function withinDeadline(
+  lookup: Promise<MailServerLookup>,
+  deadlineMs: number,
+): Promise<MailServerLookup> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<MailServerLookup>((resolve) => {
+    timer = setTimeout(() => {
+      const detail = `no DNS answer within ${deadlineMs} ms`;
+      resolve({ status: 'dns_error', code: 'ETIMEOUT', detail });
+    }, deadlineMs);
+  });
+  try {
+    return await Promise.race([lookup, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

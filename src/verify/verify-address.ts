@@ -12,7 +12,6 @@ import type { CatchAllMemory } from './detect-catch-all.js';
 import { parseAddress } from './parse-address.js';
 import { probeMailbox } from './probe-mailbox.js';
 import { resolveMailServers } from './resolve-mail-servers.js';
-import type { MailServerLookup } from './resolve-mail-servers.js';
 import type { Clock, Evidence, Resolver, SocketOpener, VerificationResult } from './types.js';
 import {
   buildResult,
@@ -20,6 +19,7 @@ import {
   judgeDomain,
   stageEvidence,
   toProbeSettings,
+  withinDeadline,
 } from './verification-steps.js';
 import type { Draft, VerifierSettings } from './verification-steps.js';
 
@@ -86,23 +86,4 @@ export async function verifyAddress(
   }
 
   return finish(draft, probe, probe.evidence);
-}
-
-/** DNS gets the pass deadline too: a resolver that never answers is a DNS fault. */
-async function withinDeadline(
-  lookup: Promise<MailServerLookup>,
-  deadlineMs: number,
-): Promise<MailServerLookup> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<MailServerLookup>((resolve) => {
-    timer = setTimeout(() => {
-      const detail = `no DNS answer within ${deadlineMs} ms`;
-      resolve({ status: 'dns_error', code: 'ETIMEOUT', detail });
-    }, deadlineMs);
-  });
-  try {
-    return await Promise.race([lookup, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -51,6 +51,11 @@ export type HostSpec = SmtpHostSpec | RawHostSpec | RefusedHostSpec;
 
 export interface HostLog {
   connections: number;
+  /** Connections open now, and the most open at once. */
+  open: number;
+  peakOpen: number;
+  /** Session ids mapped to how many RCPTs they were refused. */
+  refusedBySession: Map<string, number>;
   mailFrom: string[];
   rcptTo: string[];
   sawData: boolean;
@@ -102,7 +107,16 @@ export async function startTestWorld(
 }
 
 function emptyLog(): HostLog {
-  return { connections: 0, mailFrom: [], rcptTo: [], sawData: false, sessions: new Map() };
+  return {
+    connections: 0,
+    open: 0,
+    peakOpen: 0,
+    refusedBySession: new Map(),
+    mailFrom: [],
+    rcptTo: [],
+    sawData: false,
+    sessions: new Map(),
+  };
 }
 
 async function listenOnCommonPort(
@@ -180,7 +194,12 @@ function listenSmtp(
     logger: false,
     onConnect(_session, callback) {
       log.connections += 1;
+      log.open += 1;
+      log.peakOpen = Math.max(log.peakOpen, log.open);
       callback();
+    },
+    onClose() {
+      log.open -= 1;
     },
     onMailFrom(address, session, callback) {
       log.mailFrom.push(address.address);
@@ -193,7 +212,12 @@ function listenSmtp(
       log.rcptTo.push(address.address);
       const inSession = log.sessions.get(session.id) ?? [];
       log.sessions.set(session.id, [...inSession, address.address]);
-      callback(decideRcpt(address, session) ?? undefined);
+      const refusal = decideRcpt(address, session);
+      if (refusal) {
+        const refused = log.refusedBySession.get(session.id) ?? 0;
+        log.refusedBySession.set(session.id, refused + 1);
+      }
+      callback(refusal ?? undefined);
     },
     onData(stream, _session, callback) {
       log.sawData = true;

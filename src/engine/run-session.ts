@@ -1,0 +1,212 @@
+/**
+ * One SMTP session of the bulk engine: many recipients, in envelopes of
+ * MAIL FROM and a batch of RCPTs, pipelined in one round trip when the
+ * server offers PIPELINING (RFC 2920). The session ends before the server
+ * would start to punish us: Postfix, for one, delays every reply after 10
+ * errors in a session and disconnects after 20 (smtpd_soft_error_limit,
+ * smtpd_hard_error_limit), so refused RCPTs are capped well below that.
+ */
+import type { Logger } from 'pino';
+
+import { classifyReply } from '../verify/classify-reply.js';
+import type { Conversation, ConversationSettings } from '../verify/converse.js';
+import { judgeConversation } from '../verify/judge-conversation.js';
+import type { MailboxProbe } from '../verify/judge-conversation.js';
+import { SmtpSession } from '../verify/smtp-session.js';
+import type { StepResult } from '../verify/smtp-session.js';
+import type { SocketOpener, SocketTarget, Stage } from '../verify/types.js';
+import type { RcptJob } from './rcpt-job.js';
+
+/** Below this many refusals left, a fresh session serves a long queue better. */
+const LOW_BUDGET = 2;
+
+export interface SessionSettings extends ConversationSettings {
+  maxRejectedPerSession: number;
+  maxRecipientsPerEnvelope: number;
+}
+
+/** What a session needs from the queue of its mail server. */
+export interface SessionQueue {
+  /** Up to `max` jobs sharing the SMTPUTF8 need of the first one. */
+  take(max: number): RcptJob[];
+  /** Jobs waiting at this server. */
+  size(): number;
+  /** Hands a job back to the front of the queue, unanswered. */
+  putBack(jobs: RcptJob[]): void;
+  /** The server answered this job. */
+  answer(job: RcptJob, probe: MailboxProbe): void;
+}
+
+export type SessionEnd =
+  | { kind: 'done' }
+  /** The session never opened; `conversation` says why. */
+  | { kind: 'unopened'; conversation: Conversation };
+
+export interface SessionRequest {
+  target: SocketTarget;
+  settings: SessionSettings;
+  queue: SessionQueue;
+  opener: SocketOpener;
+  logger: Logger;
+  signal: AbortSignal;
+  onCommand: () => void;
+}
+
+export async function runSession(request: SessionRequest): Promise<SessionEnd> {
+  const { target, settings, logger } = request;
+
+  const opened = await SmtpSession.open({
+    opener: request.opener,
+    target,
+    heloName: settings.heloName,
+    startTls: settings.startTls ? 'opportunistic' : 'never',
+    timeouts: settings.timeouts,
+    signal: request.signal,
+    onTranscript: (direction, line) => {
+      if (direction === 'client') request.onCommand();
+      logger.debug({ host: target.host, ip: target.ip, direction, line }, 'smtp');
+    },
+  });
+  if (!opened.ok) {
+    if (opened.reply) {
+      const stage = opened.stage === 'banner' || opened.stage === 'connect' ? 'banner' : 'ehlo';
+      const replyClass = classifyReply(stage, opened.reply);
+      return {
+        kind: 'unopened',
+        conversation: { kind: 'answer', stage, reply: opened.reply, replyClass },
+      };
+    }
+    return { kind: 'unopened', conversation: { kind: 'failure', failure: opened.failure } };
+  }
+
+  const session = opened.session;
+  try {
+    await carryEnvelopes(session, request);
+  } finally {
+    await session.quit();
+  }
+  return { kind: 'done' };
+}
+
+async function carryEnvelopes(session: SmtpSession, request: SessionRequest): Promise<void> {
+  const { settings, queue } = request;
+  let rejected = 0;
+  let envelopes = 0;
+
+  for (;;) {
+    const budget = settings.maxRejectedPerSession - rejected;
+    if (budget <= 0 || queue.size() === 0) return;
+    if (rejected > 0 && budget <= LOW_BUDGET && queue.size() > budget) return;
+
+    const jobs = queue.take(Math.min(budget, settings.maxRecipientsPerEnvelope));
+    if (jobs.length === 0) return;
+
+    const needsSmtpUtf8 = jobs[0]!.needsSmtpUtf8;
+    if (needsSmtpUtf8 && !session.extensions.has('SMTPUTF8')) {
+      const probe = judgeConversation({ kind: 'smtputf8_unsupported' }, request.target);
+      jobs.forEach((job) => queue.answer(job, { ...probe, evidence: { ...probe.evidence } }));
+      continue;
+    }
+
+    if (envelopes > 0) {
+      const reset = await session.rset();
+      if (!reset.ok || reset.reply.code >= 400) {
+        queue.putBack(jobs);
+        return;
+      }
+    }
+    envelopes += 1;
+
+    const outcome = await sendEnvelope(session, jobs, needsSmtpUtf8, request);
+    rejected += outcome.rejected;
+    if (outcome.isSessionOver) return;
+  }
+}
+
+interface EnvelopeOutcome {
+  rejected: number;
+  isSessionOver: boolean;
+}
+
+async function sendEnvelope(
+  session: SmtpSession,
+  jobs: RcptJob[],
+  smtputf8: boolean,
+  request: SessionRequest,
+): Promise<EnvelopeOutcome> {
+  const { queue, target, settings } = request;
+  const recipients = jobs.map((job) => job.recipient);
+
+  // With PIPELINING, MAIL FROM and the RCPTs go out together (RFC 2920 3.1).
+  const mailing = session.mailFrom(settings.mailFrom, { smtputf8 });
+  let mail: StepResult;
+  let rcpts: StepResult[] | null = null;
+  if (session.extensions.has('PIPELINING')) {
+    [mail, rcpts] = await Promise.all([mailing, session.rcptToMany(recipients)]);
+  } else {
+    mail = await mailing;
+  }
+
+  if (!mail.ok || mail.reply.code >= 300) {
+    const conversation = asConversation('mail', mail);
+    for (const job of jobs) queue.answer(job, judgeConversation(conversation, target));
+    return { rejected: 0, isSessionOver: true };
+  }
+
+  rcpts ??= await session.rcptToMany(recipients);
+  return settleRcpts(jobs, rcpts, request);
+}
+
+function settleRcpts(
+  jobs: RcptJob[],
+  rcpts: StepResult[],
+  request: SessionRequest,
+): EnvelopeOutcome {
+  const { queue, target } = request;
+  let rejected = 0;
+  let isSessionOver = false;
+  const handBack: RcptJob[] = [];
+
+  jobs.forEach((job, index) => {
+    const rcpt = rcpts[index]!;
+    if (!rcpt.ok) {
+      // The session died under this batch (often right after a 421): the
+      // recipient was never really asked, so a fresh session asks it once.
+      isSessionOver = true;
+      if (job.newSessionRetries === 0) {
+        job.newSessionRetries += 1;
+        handBack.push(job);
+      } else {
+        queue.answer(job, judgeConversation(asConversation('rcpt', rcpt), target));
+      }
+      return;
+    }
+
+    const conversation = asConversation('rcpt', rcpt);
+    const probe = judgeConversation(conversation, target);
+    if (!probe.isAccepted) rejected += 1;
+
+    const retry = conversation.kind === 'answer' ? conversation.replyClass.retry : 'none';
+    const isClosing = rcpt.reply.code === 421;
+    if (isClosing) isSessionOver = true;
+    if ((isClosing || retry === 'new_session') && job.newSessionRetries === 0) {
+      // "421 closing" or "452 4.5.3 Too many recipients": the job is asked
+      // once more in a fresh session; a second such answer stands.
+      job.newSessionRetries += 1;
+      isSessionOver = true;
+      handBack.push(job);
+      return;
+    }
+    if (retry === 'new_session') probe.evidence.attempts = 2;
+    queue.answer(job, probe);
+  });
+
+  if (handBack.length > 0) queue.putBack(handBack);
+  return { rejected, isSessionOver };
+}
+
+function asConversation(stage: 'mail' | 'rcpt', step: StepResult): Conversation {
+  if (!step.ok)
+    return { kind: 'failure', failure: { ...step.failure, stage: step.failure.stage as Stage } };
+  return { kind: 'answer', stage, reply: step.reply, replyClass: classifyReply(stage, step.reply) };
+}

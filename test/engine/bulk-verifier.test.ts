@@ -1,0 +1,287 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { BulkClosedError, createBulkVerifier } from '../../src/engine/bulk-verifier.js';
+import type { BulkSettings, BulkVerifier } from '../../src/engine/bulk-verifier.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { createResolver } from '../../src/verify/create-resolver.js';
+import { createTcpOpener } from '../../src/verify/open-socket.js';
+import { systemClock } from '../../src/verify/types.js';
+import type { VerificationResult } from '../../src/verify/types.js';
+import { verifyAddress } from '../../src/verify/verify-address.js';
+import type { Zone } from '../helpers/dns-server.js';
+import { scriptedServer, startTestWorld } from '../helpers/test-world.js';
+import type { HostSpec, TestWorld } from '../helpers/test-world.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function world(hosts: Record<string, HostSpec>, zone: Zone): Promise<TestWorld> {
+  const started = await startTestWorld(hosts, zone);
+  cleanups.push(() => started.close());
+  return started;
+}
+
+function depsFor(testWorld: TestWorld) {
+  return {
+    resolver: createResolver({ servers: [testWorld.dns.server], timeoutMs: 500, tries: 1 }),
+    opener: createTcpOpener(),
+    clock: systemClock,
+    random: Math.random,
+    logger: pino({ level: 'silent' }),
+  };
+}
+
+function bulkIn(
+  testWorld: TestWorld,
+  overrides: Partial<BulkSettings> = {},
+  extra: { store?: SqliteStore } = {},
+): BulkVerifier {
+  const settings: BulkSettings = {
+    ...testWorld.settings(),
+    concurrency: 8,
+    perHostConcurrency: 3,
+    maxRejectedPerSession: 8,
+    maxRecipientsPerEnvelope: 50,
+    domainRate: 0,
+    ...overrides,
+  };
+  const verifier = createBulkVerifier(settings, { ...depsFor(testWorld), ...extra });
+  cleanups.push(() => verifier.close());
+  return verifier;
+}
+
+const mxTo = (host: string) => ({ MX: [{ preference: 10, exchange: host }] });
+
+/** Three servers, many domains sharing them, every kind of answer. */
+async function sharedWorld(): Promise<TestWorld> {
+  return world(
+    {
+      '127.0.0.81': {
+        kind: 'smtp',
+        mailboxes: ['ann', 'bob', 'cid', 'dee', 'jörg'],
+        smtputf8: true,
+        replies: {
+          full: '552 5.2.2 <full@x>: Recipient address rejected: Mailbox full',
+          gone: '550 5.2.1 The email account that you tried to reach is disabled.',
+        },
+      },
+      '127.0.0.82': { kind: 'smtp', isCatchAll: true },
+      '127.0.0.83': { kind: 'smtp', mailboxes: ['ann'], greylistCount: 1 },
+      '127.0.0.84': { kind: 'refused' },
+    },
+    {
+      'one.test': mxTo('mx-a.shared.test'),
+      'two.test': mxTo('mx-a.shared.test'),
+      'three.test': mxTo('mx-a.shared.test'),
+      'catchall.test': mxTo('mx-b.shared.test'),
+      'grey.test': mxTo('mx-c.shared.test'),
+      'backup.test': {
+        MX: [
+          { preference: 10, exchange: 'down.shared.test' },
+          { preference: 20, exchange: 'mx-a.shared.test' },
+        ],
+      },
+      'implicit.test': { A: ['127.0.0.81'] },
+      'nullmx.test': { MX: [{ preference: 0, exchange: '.' }] },
+      'mx-a.shared.test': { A: ['127.0.0.81'] },
+      'mx-b.shared.test': { A: ['127.0.0.82'] },
+      'mx-c.shared.test': { A: ['127.0.0.83'] },
+      'down.shared.test': { A: ['127.0.0.84'] },
+    },
+  );
+}
+
+const SHARED_ADDRESSES = [
+  'ann@one.test',
+  'nobody@one.test',
+  'bob@two.test',
+  'nobody@two.test',
+  'full@three.test',
+  'gone@three.test',
+  'cid@three.test',
+  'anyone@catchall.test',
+  'ann@grey.test',
+  'dee@backup.test',
+  'ann@implicit.test',
+  'ann@nullmx.test',
+  'ann@missing.test',
+  'jörg@one.test',
+  'not an address',
+];
+
+function summary(result: VerificationResult) {
+  return [result.email, result.verdict, result.reason, result.flags.catchAll];
+}
+
+describe('createBulkVerifier', () => {
+  it('gives the same verdicts as the single-address path for every kind of answer', async () => {
+    const w = await sharedWorld();
+    const deps = depsFor(w);
+    const single = [];
+    for (const email of SHARED_ADDRESSES) {
+      single.push(summary(await verifyAddress(email, w.settings(), deps)));
+    }
+
+    const bulk = bulkIn(w);
+    const results = await Promise.all(SHARED_ADDRESSES.map((email) => bulk.verify(email)));
+    expect(results.map(summary)).toEqual(single);
+  });
+
+  it('carries the recipients of domains sharing a server in few sessions', async () => {
+    const w = await sharedWorld();
+    const bulk = bulkIn(w, { catchAllProbe: false });
+    const addresses = ['one', 'two', 'three'].flatMap((domain) =>
+      ['ann', 'bob', 'cid', 'dee'].map((local) => `${local}@${domain}.test`),
+    );
+
+    const results = await Promise.all(addresses.map((email) => bulk.verify(email)));
+    expect(results.every((result) => result.verdict === 'deliverable')).toBe(true);
+    expect(w.logs.get('127.0.0.81')!.connections).toBeLessThanOrEqual(3);
+    expect(bulk.stats().connections).toBeLessThanOrEqual(3);
+  });
+
+  it('never lets one session collect more refused RCPTs than the cap', async () => {
+    const w = await sharedWorld();
+    const bulk = bulkIn(w, { maxRejectedPerSession: 3, catchAllProbe: false });
+    const addresses = Array.from({ length: 25 }, (_, index) => `nobody${index}@one.test`);
+    addresses.push('ann@one.test', 'bob@two.test');
+
+    const results = await Promise.all(addresses.map((email) => bulk.verify(email)));
+    expect(results.filter((result) => result.reason === 'mailbox_not_found')).toHaveLength(25);
+    const refusedPerSession = [...w.logs.get('127.0.0.81')!.refusedBySession.values()];
+    expect(Math.max(...refusedPerSession)).toBeLessThanOrEqual(3);
+    expect(refusedPerSession.reduce((sum, count) => sum + count, 0)).toBe(25);
+  });
+
+  it('never opens more sessions to one server than the per-host cap', async () => {
+    const w = await sharedWorld();
+    const bulk = bulkIn(w, {
+      perHostConcurrency: 2,
+      concurrency: 10,
+      maxRejectedPerSession: 1,
+      catchAllProbe: false,
+    });
+    const addresses = Array.from({ length: 30 }, (_, index) => `nobody${index}@two.test`);
+
+    await Promise.all(addresses.map((email) => bulk.verify(email)));
+    const log = w.logs.get('127.0.0.81')!;
+    expect(log.connections).toBeGreaterThanOrEqual(15);
+    expect(log.peakOpen).toBeLessThanOrEqual(2);
+  });
+
+  it('asks a duplicate address once and answers every copy', async () => {
+    const w = await sharedWorld();
+    const bulk = bulkIn(w, { catchAllProbe: false });
+    const addresses = ['ann@one.test', 'ANN@one.test', 'ann@ONE.test', 'ann@one.test'];
+
+    const results = await Promise.all(addresses.map((email) => bulk.verify(email)));
+    expect(results.map((result) => result.email)).toEqual(addresses);
+    expect(w.logs.get('127.0.0.81')!.rcptTo.filter((rcpt) => rcpt === 'ann@one.test')).toHaveLength(
+      1,
+    );
+  });
+
+  it('retries greylisted recipients without holding up the rest', async () => {
+    const w = await sharedWorld();
+    const bulk = bulkIn(w, { greylistRetry: [1], catchAllProbe: false });
+    const finishedAt = new Map<string, number>();
+    const started = Date.now();
+    const track = (email: string) =>
+      bulk.verify(email).then((result) => {
+        finishedAt.set(email, Date.now() - started);
+        return result;
+      });
+
+    const [grey, ann] = await Promise.all([track('ann@grey.test'), track('ann@one.test')]);
+    expect(grey).toMatchObject({ verdict: 'deliverable', reason: 'accepted' });
+    expect(grey.evidence?.attempts).toBe(2);
+    expect(ann.verdict).toBe('deliverable');
+    expect(finishedAt.get('ann@grey.test')!).toBeGreaterThanOrEqual(1_000);
+    expect(finishedAt.get('ann@one.test')!).toBeLessThan(900);
+  });
+
+  it('probes catch-all once per domain per run, in a session of its own', async () => {
+    const w = await sharedWorld();
+    const bulk = bulkIn(w);
+    const addresses = ['ann', 'bob', 'cid'].map((local) => `${local}@catchall.test`);
+
+    const results = await Promise.all(addresses.map((email) => bulk.verify(email)));
+    expect(results.every((result) => result.reason === 'catch_all')).toBe(true);
+    const sessions = [...w.logs.get('127.0.0.82')!.sessions.values()];
+    const probeSessions = sessions.filter(
+      (rcpts) => !rcpts.some((rcpt) => addresses.includes(rcpt)),
+    );
+    expect(probeSessions).toHaveLength(1);
+    expect(probeSessions[0]).toHaveLength(1);
+  });
+
+  it('moves the rest of a batch to a new session after 421', async () => {
+    let rcptCount = 0;
+    const flaky: HostSpec = {
+      kind: 'raw',
+      onConnection(socket) {
+        socket.write('220 flaky ESMTP\r\n');
+        socket.on('data', (chunk: Buffer) => {
+          for (const line of chunk.toString().split('\r\n').filter(Boolean)) {
+            const verb = line.slice(0, 4).toUpperCase();
+            if (verb === 'EHLO') socket.write('250-flaky\r\n250 8BITMIME\r\n');
+            else if (verb === 'MAIL') socket.write('250 2.1.0 Ok\r\n');
+            else if (verb === 'RCPT') {
+              rcptCount += 1;
+              if (rcptCount === 2) {
+                socket.end('421 4.7.0 Too many errors, closing\r\n');
+              } else socket.write('250 2.1.5 Ok\r\n');
+            } else if (verb === 'QUIT') socket.end('221 bye\r\n');
+            else socket.write('250 Ok\r\n');
+          }
+        });
+      },
+    };
+    const w = await world(
+      { '127.0.0.85': flaky },
+      { 'flaky.test': mxTo('mx.flaky.test'), 'mx.flaky.test': { A: ['127.0.0.85'] } },
+    );
+    const bulk = bulkIn(w, { catchAllProbe: false });
+
+    const addresses = ['a', 'b', 'c', 'd'].map((local) => `${local}@flaky.test`);
+    const results = await Promise.all(addresses.map((email) => bulk.verify(email)));
+    expect(results.map((result) => result.verdict)).toEqual(Array(4).fill('deliverable'));
+    expect(w.logs.get('127.0.0.85')!.connections).toBe(2);
+  });
+
+  it('answers a second run from the store without asking the server', async () => {
+    const w = await sharedWorld();
+    const lifetimes = { deliverable: 3600, undeliverable: 3600, risky: 3600, unknown: 60 };
+    const store = new SqliteStore({ path: ':memory:', lifetimes });
+    const addresses = ['ann@one.test', 'nobody@two.test', 'anyone@catchall.test'];
+
+    const first = await Promise.all(
+      addresses.map((email) => bulkIn(w, {}, { store }).verify(email)),
+    );
+    const rcptsAfterFirst = w.logs.get('127.0.0.81')!.rcptTo.length;
+    const second = bulkIn(w, {}, { store });
+    const again = await Promise.all(addresses.map((email) => second.verify(email)));
+
+    expect(again.map(summary)).toEqual(first.map(summary));
+    expect(w.logs.get('127.0.0.81')!.rcptTo.length).toBe(rcptsAfterFirst);
+    expect(second.stats().cacheHits).toBe(3);
+  });
+
+  it('rejects waiting verifications with BulkClosedError on close', async () => {
+    const silent = scriptedServer('220 slow ESMTP', { EHLO: ['250 slow'], MAIL: [] });
+    const w = await world(
+      { '127.0.0.86': silent },
+      { 'slow.test': mxTo('mx.slow.test'), 'mx.slow.test': { A: ['127.0.0.86'] } },
+    );
+    const bulk = bulkIn(w, { catchAllProbe: false });
+
+    const pending = bulk.verify('ann@slow.test');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await bulk.close();
+    await expect(pending).rejects.toBeInstanceOf(BulkClosedError);
+    await expect(bulk.verify('bob@slow.test')).rejects.toBeInstanceOf(BulkClosedError);
+  });
+});
