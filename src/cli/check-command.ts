@@ -9,9 +9,15 @@ import { Command } from 'commander';
 
 import { loadConfig } from '../config.js';
 import { verifyInOrder } from '../engine/verify-in-order.js';
-import { composeVerifier, createLogger } from './compose.js';
+import { composeBulkVerifier, createLogger } from './compose.js';
 import { formatTableHeader, formatTableRow } from './format-result.js';
 import { addVerificationOptions, readOverrides } from './verification-options.js';
+
+/**
+ * Addresses handed to the engine at once; it caps SMTP sessions itself and
+ * needs many recipients in hand to share sessions among them.
+ */
+const IN_FLIGHT = 2_000;
 
 export interface CommandIo {
   stdin: Readable;
@@ -35,18 +41,19 @@ export function createCheckCommand(io: CommandIo): Command {
     });
     const logger = createLogger(config);
     const cacheMode = !config.cache ? 'off' : options.refresh ? 'refresh' : 'use';
-    const verifier = composeVerifier(config, logger, cacheMode);
+    const composed = composeBulkVerifier(config, logger, cacheMode);
+    const verify = (email: string) => composed.verifier.verify(email);
 
     const readsStdin = addresses.length === 0 || (addresses.length === 1 && addresses[0] === '-');
     const input = readsStdin ? readLines(io.stdin) : addresses;
 
     try {
       if (!options.json) write(io.stdout, formatTableHeader());
-      for await (const result of verifyInOrder(input, verifier.verify, config.concurrency)) {
+      for await (const result of verifyInOrder(input, verify, IN_FLIGHT)) {
         write(io.stdout, options.json ? JSON.stringify(result) : formatTableRow(result));
       }
     } finally {
-      await verifier.close();
+      await composed.close();
     }
   });
   return command;

@@ -1,22 +1,25 @@
 /**
  * The composition root of the command line: turns the frozen configuration
  * into the production resolver, socket opener, store and logger, and wires
- * them into one verifier.
+ * them into the verifier.
  */
 import { randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config.js';
 import { lifetimesOf } from '../config.js';
-import { createCachedVerifier, createStoredCatchAllMemory } from '../engine/cached-verifier.js';
-import type { CacheMode, VerifyOne } from '../engine/cached-verifier.js';
+import { createBulkVerifier } from '../engine/bulk-verifier.js';
+import type { BulkVerifier } from '../engine/bulk-verifier.js';
+import type { CacheMode } from '../engine/stored-catch-all-memory.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import type { ResultStore } from '../store/store.js';
 import { createResolver } from '../verify/create-resolver.js';
 import { createSocks5Opener, createTcpOpener } from '../verify/open-socket.js';
 import { systemClock } from '../verify/types.js';
-import { verifyAddress } from '../verify/verify-address.js';
-import type { VerifierSettings } from '../verify/verify-address.js';
 
 /**
  * Longest wait for one DNS try. c-ares backs off between tries, so two
@@ -24,8 +27,13 @@ import type { VerifierSettings } from '../verify/verify-address.js';
  */
 const DNS_TIMEOUT_MS = 2_000;
 
+/** RFC 5321 4.5.3.1.8: servers must take at least 100 recipients. */
+const RECIPIENTS_PER_ENVELOPE = 50;
+
 export interface ComposedVerifier {
-  verify: VerifyOne;
+  verifier: BulkVerifier;
+  /** Where results of this run can be looked up, even with the cache off. */
+  store: ResultStore;
   close(): Promise<void>;
 }
 
@@ -39,51 +47,74 @@ export function createLogger(config: Config): Logger {
   );
 }
 
-export function composeVerifier(
+export function composeBulkVerifier(
   config: Config,
   logger: Logger,
   cacheMode: CacheMode,
 ): ComposedVerifier {
-  const clock = systemClock;
+  warnAboutIdentity(config, logger);
+  const { store, discard } = openStore(config, cacheMode);
+
+  const verifier = createBulkVerifier(
+    {
+      heloName: config.heloName,
+      mailFrom: config.mailFrom,
+      smtpPort: config.smtpPort,
+      allowPrivateMx: config.allowPrivateMx,
+      greylistRetry: config.greylistRetry,
+      timeout: config.timeout,
+      startTls: config.startTls,
+      catchAllProbe: config.catchAllProbe,
+      concurrency: config.concurrency,
+      perHostConcurrency: config.perHostConcurrency,
+      maxRejectedPerSession: config.maxRejectedPerSession,
+      maxRecipientsPerEnvelope: RECIPIENTS_PER_ENVELOPE,
+      domainRate: config.domainRate,
+    },
+    {
+      resolver: createResolver({
+        servers: config.dnsServers,
+        timeoutMs: Math.min(DNS_TIMEOUT_MS, Math.ceil((config.timeout * 1000) / 3)),
+        tries: 2,
+      }),
+      opener: config.proxy ? createSocks5Opener(config.proxy) : createTcpOpener(),
+      clock: systemClock,
+      random: () => randomInt(0, 2 ** 32) / 2 ** 32,
+      logger,
+      store,
+      // With the cache off, results of this run are written to a scratch
+      // store (for lookups after the run) and old ones are never read.
+      cacheMode: cacheMode === 'off' ? 'refresh' : cacheMode,
+      catchAllLifetimeSeconds: config.ttlCatchAll,
+    },
+  );
+
+  return {
+    verifier,
+    store,
+    close: async () => {
+      await verifier.close();
+      await store.close();
+      discard();
+    },
+  };
+}
+
+function openStore(config: Config, cacheMode: CacheMode) {
+  const lifetimes = lifetimesOf(config);
+  if (cacheMode !== 'off') {
+    return { store: new SqliteStore({ path: config.database, lifetimes }), discard: () => {} };
+  }
+
+  const folder = mkdtempSync(join(tmpdir(), 'mailverify-run-'));
+  const store = new SqliteStore({ path: join(folder, 'run.db'), lifetimes });
+  return { store, discard: () => rmSync(folder, { recursive: true, force: true }) };
+}
+
+function warnAboutIdentity(config: Config, logger: Logger): void {
   if (!config.heloName.includes('.')) {
     // Many servers refuse a HELO that is not a fully qualified name
     // (Postfix reject_non_fqdn_helo_hostname), which makes answers unknown.
     logger.warn({ heloName: config.heloName }, 'helo name is not fully qualified');
   }
-  const resolver = createResolver({
-    servers: config.dnsServers,
-    timeoutMs: Math.min(DNS_TIMEOUT_MS, Math.ceil((config.timeout * 1000) / 3)),
-    tries: 2,
-  });
-  const opener = config.proxy ? createSocks5Opener(config.proxy) : createTcpOpener();
-  const store =
-    cacheMode === 'off'
-      ? null
-      : new SqliteStore({ path: config.database, lifetimes: lifetimesOf(config) });
-
-  const settings: VerifierSettings = {
-    heloName: config.heloName,
-    mailFrom: config.mailFrom,
-    smtpPort: config.smtpPort,
-    allowPrivateMx: config.allowPrivateMx,
-    greylistRetry: config.greylistRetry,
-    timeout: config.timeout,
-    startTls: config.startTls,
-    catchAllProbe: config.catchAllProbe,
-  };
-  const deps = {
-    resolver,
-    opener,
-    clock,
-    random: () => randomInt(0, 2 ** 32) / 2 ** 32,
-    logger,
-    catchAllMemory: store
-      ? createStoredCatchAllMemory(store, config.ttlCatchAll, clock)
-      : undefined,
-  };
-  const verifyUncached: VerifyOne = (email) => verifyAddress(email, settings, deps);
-
-  if (!store) return { verify: verifyUncached, close: async () => {} };
-  const verify = createCachedVerifier({ verify: verifyUncached, store, mode: cacheMode, clock });
-  return { verify, close: () => store.close() };
 }

@@ -33,8 +33,8 @@ import {
   withinDeadline,
 } from '../verify/verification-steps.js';
 import type { DomainJudgement, VerifierSettings } from '../verify/verification-steps.js';
-import { createStoredCatchAllMemory } from './cached-verifier.js';
-import type { CacheMode } from './cached-verifier.js';
+import { createStoredCatchAllMemory } from './stored-catch-all-memory.js';
+import type { CacheMode } from './stored-catch-all-memory.js';
 import { DomainRate } from './domain-rate.js';
 import { SessionDispatcher } from './session-dispatcher.js';
 

@@ -1,41 +1,29 @@
 /**
- * Verifies a stream of addresses with bounded concurrency and yields the
- * results in input order, each as soon as it and all before it are known.
- * The same input string is verified once.
- *
- * TODO: the map of inputs seen grows with the number of distinct inputs, so
- * a very long standard input costs memory in proportion; bulk files belong
- * to the bulk engine, which streams.
+ * Verifies a stream of addresses and yields the results in input order,
+ * each as soon as it and all before it are known. At most `window`
+ * addresses are in hand at once, so memory stays bounded however long the
+ * input; a slow address (a greylisting retry) holds back the output after
+ * it, and the reading once the window is full. Bulk files, which must not
+ * wait, go through `mailverify file` instead.
  */
 import type { VerificationResult } from '../verify/types.js';
-import type { VerifyOne } from './cached-verifier.js';
+
+export type VerifyOne = (email: string) => Promise<VerificationResult>;
 
 export async function* verifyInOrder(
   emails: AsyncIterable<string> | Iterable<string>,
   verify: VerifyOne,
-  concurrency: number,
+  window: number,
 ): AsyncGenerator<VerificationResult> {
   const pending: Promise<VerificationResult>[] = [];
-  const byInput = new Map<string, Promise<VerificationResult>>();
-  const running = new Set<Promise<unknown>>();
 
   for await (const email of emails) {
-    let result = byInput.get(email);
-    if (!result) {
-      while (running.size >= concurrency) await Promise.race(running);
-      result = verify(email);
-      byInput.set(email, result);
-      const settled: Promise<unknown> = result.then(
-        () => running.delete(settled),
-        () => running.delete(settled),
-      );
-      running.add(settled);
-    }
-    pending.push(result);
+    pending.push(verify(email));
 
     while (pending.length > 0 && (await isSettled(pending[0]!))) {
       yield await pending.shift()!;
     }
+    if (pending.length >= window) yield await pending.shift()!;
   }
 
   while (pending.length > 0) yield await pending.shift()!;
@@ -43,12 +31,9 @@ export async function* verifyInOrder(
 
 async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   const marker = Symbol('pending');
-  const winner = await Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    Promise.resolve(marker),
-  ]);
-  return winner !== marker;
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return (await Promise.race([settled, Promise.resolve(marker)])) !== marker;
 }

@@ -36,7 +36,7 @@ describe('verifyInOrder', () => {
     expect(emails).toEqual(['a@x.io', 'b@x.io', 'c@x.io']);
   });
 
-  it('never runs more verifications at once than the concurrency', async () => {
+  it('never holds more addresses in hand than the window', async () => {
     let running = 0;
     let peak = 0;
     const verify = async (email: string) => {
@@ -50,22 +50,25 @@ describe('verifyInOrder', () => {
     const input = Array.from({ length: 20 }, (_, index) => `user${index}@x.io`);
     const results = [];
     for await (const result of verifyInOrder(input, verify, 4)) results.push(result);
-    expect(results).toHaveLength(20);
-    expect(peak).toBe(4);
+    expect(results.map((result) => result.email)).toEqual(input);
+    expect(peak).toBeLessThanOrEqual(4);
+    expect(peak).toBeGreaterThan(1);
   });
 
-  it('verifies a repeated address once and answers it for every occurrence', async () => {
-    const calls: string[] = [];
+  it('yields an early answer before a slow one that came later has finished', async () => {
+    const yielded: string[] = [];
+    let slowDone = false;
     const verify = async (email: string) => {
-      calls.push(email);
+      if (email === 'slow@x.io') {
+        await delay(80);
+        slowDone = true;
+      }
       return fakeResult(email);
     };
 
-    const results = [];
-    for await (const result of verifyInOrder(['a@x.io', 'b@x.io', 'a@x.io'], verify, 2)) {
-      results.push(result.email);
+    for await (const result of verifyInOrder(['fast@x.io', 'slow@x.io'], verify, 10)) {
+      yielded.push(`${result.email}:${slowDone}`);
     }
-    expect(results).toEqual(['a@x.io', 'b@x.io', 'a@x.io']);
-    expect(calls).toEqual(['a@x.io', 'b@x.io']);
+    expect(yielded).toEqual(['fast@x.io:false', 'slow@x.io:true']);
   });
 });
