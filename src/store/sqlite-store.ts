@@ -3,9 +3,8 @@
  * better-sqlite3 is synchronous; the interface stays asynchronous so that a
  * server database can stand behind it without changing a caller.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { migrate, openSqlite } from './sqlite-database.js';
+import type { SqliteDatabase } from './sqlite-database.js';
 
 import type { VerificationResult } from '../verify/types.js';
 import type { DomainFact, DomainFactKind, Lifetimes, ResultStore, StoredResult } from './store.js';
@@ -29,21 +28,23 @@ const MIGRATIONS: readonly string[] = [
 
 export interface SqliteStoreOptions {
   /** File path, or ":memory:". Parent folders are created. */
-  path: string;
+  path?: string;
+  /** An open database shared with other parts of the store. */
+  db?: SqliteDatabase;
   lifetimes: Lifetimes;
 }
 
 export class SqliteStore implements ResultStore {
-  private readonly db: Database.Database;
+  readonly db: SqliteDatabase;
   private readonly lifetimes: Lifetimes;
+  private readonly ownsDb: boolean;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    if (!options.db && !options.path) throw new Error('SqliteStore needs a path or a db');
+    this.db = options.db ?? openSqlite(options.path!);
+    this.ownsDb = !options.db;
     this.lifetimes = options.lifetimes;
-    migrate(this.db);
+    migrate(this.db, 'results', MIGRATIONS);
   }
 
   async getResult(normalized: string): Promise<StoredResult | null> {
@@ -105,18 +106,8 @@ export class SqliteStore implements ResultStore {
       .run(domain, kind, fact.value ? 1 : 0, fact.expiresAt);
   }
 
+  /** Closes the database if this store opened it. */
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.ownsDb && this.db.open) this.db.close();
   }
-}
-
-function migrate(db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  const pending = MIGRATIONS.slice(current);
-  if (pending.length === 0) return;
-
-  db.transaction(() => {
-    pending.forEach((sql) => db.exec(sql));
-    db.pragma(`user_version = ${MIGRATIONS.length}`);
-  })();
 }
