@@ -44,7 +44,31 @@ const schema = z.object({
   ttlUnknown: seconds,
   ttlCatchAll: seconds,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  requireApiKey: flag,
+  apiTimeout: z.coerce.number().positive().max(600),
+  apiTimeoutMax: z.coerce.number().positive().max(600),
+  apiRateLimit: z.coerce.number().positive(),
+  apiDailyQuota: z.coerce.number().int().nonnegative(),
+  maxBodyBytes: z.coerce.number().int().min(1024),
+  callbackSecret: z.string(),
+  jobLease: z.coerce.number().positive().max(3600),
+  shutdownGrace: seconds,
+  timezone: z.string().min(1),
+  schedules: z.preprocess(parseJsonText, z.array(scheduleSchema())),
 });
+
+/** One scheduled task: a name, a cron expression and what to run. */
+function scheduleSchema() {
+  return z.object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -'),
+    cron: z.string().min(1),
+    task: z.string().min(1),
+    timezone: z.string().min(1).optional(),
+    options: z.record(z.string(), z.unknown()).optional(),
+  });
+}
 
 export type Config = Readonly<z.infer<typeof schema>>;
 export type ConfigKey = keyof z.infer<typeof schema>;
@@ -147,6 +171,39 @@ export const OPTIONS: readonly OptionSpec[] = [
     '--log-level',
     'warn',
     'fatal, error, warn, info, debug (SMTP transcripts), trace or silent.',
+  ),
+  option('host', '--host', '127.0.0.1', 'Address `serve` listens on; 0.0.0.0 for every interface.'),
+  option('port', '--port', '8080', 'Port `serve` listens on.'),
+  option(
+    'requireApiKey',
+    null,
+    'true',
+    'Require an API key (Authorization: Bearer) on /v1; false only on a trusted network.',
+  ),
+  option(
+    'apiTimeout',
+    null,
+    '5',
+    'Seconds a /v1/verify call waits before answering 202 with a job.',
+  ),
+  option('apiTimeoutMax', null, '30', 'Longest wait a caller may ask for with ?timeout=.'),
+  option('apiRateLimit', null, '20', 'Requests per second per API key (bursts of twice that).'),
+  option('apiDailyQuota', null, '100000', 'Addresses per API key per day (UTC); 0 means no quota.'),
+  option('maxBodyBytes', null, '67108864', 'Largest request body, in bytes.'),
+  option(
+    'callbackSecret',
+    null,
+    '',
+    'HMAC-SHA256 key that signs job callbacks; callbacks need it set.',
+  ),
+  option('jobLease', null, '60', 'Seconds a worker holds a job before another may resume it.'),
+  option('shutdownGrace', null, '30', 'Seconds running work gets to finish on SIGTERM.'),
+  option('timezone', null, 'UTC', 'Time zone of scheduled tasks (IANA name).'),
+  option(
+    'schedules',
+    null,
+    '[]',
+    'Scheduled tasks as JSON: [{"name","cron","task","timezone","options"}].',
   ),
 ];
 
@@ -275,6 +332,15 @@ function splitList(value: unknown): unknown {
 function checkProxyUrl(url: string): string {
   parseProxyUrl(url);
   return url;
+}
+
+function parseJsonText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
 }
 
 function emptyToUndefined(value: unknown): unknown {

@@ -27,6 +27,21 @@ import { systemClock } from '../verify/types.js';
  */
 const DNS_TIMEOUT_MS = 2_000;
 
+/** Log fields that may carry secrets; pino writes "[redacted]" instead. */
+export const REDACTED_PATHS = [
+  'proxy',
+  'callbackSecret',
+  '*.password',
+  '*.token',
+  '*.apiKey',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers["x-hubspot-signature"]',
+  'req.headers["x-hubspot-signature-v3"]',
+];
+
 /** RFC 5321 4.5.3.1.8: servers must take at least 100 recipients. */
 const RECIPIENTS_PER_ENVELOPE = 50;
 
@@ -41,7 +56,7 @@ export function createLogger(config: Config): Logger {
   return pino(
     {
       level: config.logLevel,
-      redact: { paths: ['*.password', '*.token', '*.apiKey', 'proxy'], censor: '[redacted]' },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
     pino.destination({ fd: 2, sync: true }),
   );
