@@ -9,11 +9,11 @@
 import type { Logger } from 'pino';
 
 import { classifyReply } from '../verify/classify-reply.js';
+import { openConversation } from '../verify/converse.js';
 import type { Conversation, ConversationSettings } from '../verify/converse.js';
 import { judgeConversation } from '../verify/judge-conversation.js';
 import type { MailboxProbe } from '../verify/judge-conversation.js';
-import { SmtpSession } from '../verify/smtp-session.js';
-import type { StepResult } from '../verify/smtp-session.js';
+import type { SmtpSession, StepResult } from '../verify/smtp-session.js';
 import type { SocketOpener, SocketTarget, Stage } from '../verify/types.js';
 import type { RcptJob } from './rcpt-job.js';
 
@@ -54,32 +54,17 @@ export interface SessionRequest {
 
 export async function runSession(request: SessionRequest): Promise<SessionEnd> {
   const { target, settings, logger } = request;
-
-  const opened = await SmtpSession.open({
-    opener: request.opener,
+  const opening = await openConversation({
     target,
-    heloName: settings.heloName,
-    startTls: settings.startTls ? 'opportunistic' : 'never',
-    timeouts: settings.timeouts,
+    settings,
+    opener: request.opener,
     signal: request.signal,
-    onTranscript: (direction, line) => {
-      if (direction === 'client') request.onCommand();
-      logger.debug({ host: target.host, ip: target.ip, direction, line }, 'smtp');
-    },
+    logger,
+    onCommand: request.onCommand,
   });
-  if (!opened.ok) {
-    if (opened.reply) {
-      const stage = opened.stage === 'banner' || opened.stage === 'connect' ? 'banner' : 'ehlo';
-      const replyClass = classifyReply(stage, opened.reply);
-      return {
-        kind: 'unopened',
-        conversation: { kind: 'answer', stage, reply: opened.reply, replyClass },
-      };
-    }
-    return { kind: 'unopened', conversation: { kind: 'failure', failure: opened.failure } };
-  }
+  if (!opening.ok) return { kind: 'unopened', conversation: opening.conversation };
 
-  const session = opened.session;
+  const session = opening.session;
   try {
     await carryEnvelopes(session, request);
   } finally {

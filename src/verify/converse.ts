@@ -39,7 +39,23 @@ export interface ConversationRequest {
   onCommand?: () => void;
 }
 
-export async function converse(request: ConversationRequest): Promise<Conversation> {
+export interface OpenRequest {
+  target: SocketTarget;
+  settings: ConversationSettings;
+  opener: SocketOpener;
+  signal: AbortSignal;
+  logger: Logger;
+  onCommand?: () => void;
+}
+
+export type Opening =
+  { ok: true; session: SmtpSession } | { ok: false; conversation: Conversation };
+
+/**
+ * Connects and greets (banner, EHLO, STARTTLS). A refusal or failure on the
+ * way is returned as the conversation it amounts to.
+ */
+export async function openConversation(request: OpenRequest): Promise<Opening> {
   const { target, settings, logger } = request;
 
   const opened = await SmtpSession.open({
@@ -54,12 +70,18 @@ export async function converse(request: ConversationRequest): Promise<Conversati
       logger.debug({ host: target.host, ip: target.ip, direction, line }, 'smtp');
     },
   });
-  if (!opened.ok) {
-    if (opened.reply) return judge(answerStage(opened.stage), opened.reply);
-    return { kind: 'failure', failure: opened.failure };
+  if (opened.ok) return { ok: true, session: opened.session };
+  if (opened.reply) {
+    return { ok: false, conversation: judge(answerStage(opened.stage), opened.reply) };
   }
+  return { ok: false, conversation: { kind: 'failure', failure: opened.failure } };
+}
 
-  const session = opened.session;
+export async function converse(request: ConversationRequest): Promise<Conversation> {
+  const opening = await openConversation(request);
+  if (!opening.ok) return opening.conversation;
+
+  const session = opening.session;
   try {
     return await converseInSession(session, request);
   } finally {
