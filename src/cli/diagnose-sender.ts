@@ -4,6 +4,8 @@
  * identity gets wrong answers and gets the egress IP blocklisted.
  */
 import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import ipaddr from 'ipaddr.js';
 
 import { isFreeProvider } from '../verify/address-flags.js';
 import { evaluateSpf } from '../verify/evaluate-spf.js';
@@ -41,6 +43,9 @@ export interface DiagnoseDeps {
 
 /** Domains nobody running mailverify controls; never a MAIL FROM or HELO. */
 const FOREIGN_DOMAINS = /(^|\.)(example\.(com|org|net)|example|test|invalid|localhost)$/i;
+
+/** Node's codes for "no such name" and "no such record": the PTR is missing. */
+const ABSENT_CODES: ReadonlySet<string> = new Set(['ENOTFOUND', 'ENODATA']);
 
 export async function diagnoseSender(
   request: DiagnoseRequest,
@@ -97,11 +102,11 @@ async function checkOutboundSmtp(
   }
 
   const where = `${target.host} [${target.ip}]:${target.port}`;
+  let socket: Duplex | null = null;
   try {
-    const socket = await deps.opener(target, request.timeoutMs);
-    const banner = await readBanner(socket, request.timeoutMs);
+    socket = await deps.opener(target, request.timeoutMs);
     const localIp = request.isProxied ? null : (socket as { localAddress?: string }).localAddress;
-    socket.destroy();
+    const banner = await readBanner(socket, request.timeoutMs);
 
     const status = banner.startsWith('2') ? 'ok' : 'warn';
     return {
@@ -112,6 +117,10 @@ async function checkOutboundSmtp(
     const reason = (error as Error).message;
     const detail = `cannot reach ${where}: ${reason} (is outbound port ${target.port} blocked?)`;
     return { report: { name, status: 'fail', detail }, localIp: null };
+  } finally {
+    // A server that never greets must not keep the connection, or the process, alive.
+    socket?.on('error', ignoreError);
+    socket?.destroy();
   }
 }
 
@@ -122,6 +131,9 @@ async function findTarget(
   if (request.host) {
     const [host, portText] = splitHostPort(request.host);
     const port = portText ? Number(portText) : request.smtpPort;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      return `${request.host}: ${portText ?? port} is not a port`;
+    }
     if (isIP(host)) return { host, ip: host, port };
     const addresses = await resolver.resolve4(host).catch(() => [] as string[]);
     const ip = addresses[0];
@@ -144,27 +156,32 @@ function splitHostPort(value: string): [string, string | undefined] {
   return [value, undefined];
 }
 
-function readBanner(
-  socket: NodeJS.ReadWriteStream & { destroy(): void },
-  timeoutMs: number,
-): Promise<string> {
+/** The first reply, as "code text of its first line"; rejects on silence or trouble. */
+function readBanner(socket: Duplex, timeoutMs: number): Promise<string> {
   const reader = new SmtpReplyReader();
+
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error('no banner in time')), timeoutMs);
-    const finish = (error: Error | null, text?: string) => {
+    const finish = (error: Error | null, text = ''): void => {
       clearTimeout(timer);
-      socket.removeAllListeners('data');
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
       if (error) reject(error);
-      else resolve(text ?? '');
+      else resolve(text);
     };
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       const outcome = reader.push(chunk);
       if (outcome.error) return finish(new Error(outcome.error));
       const reply = outcome.replies[0]?.reply;
       if (reply) finish(null, `${reply.code} ${reply.text.split('\n')[0] ?? ''}`.trim());
-    });
-    socket.once('error', (error: Error) => finish(error));
-    socket.once('close', () => finish(new Error('closed before the banner')));
+    };
+    const onError = (error: Error): void => finish(error);
+    const onClose = (): void => finish(new Error('closed before the banner'));
+    const timer = setTimeout(() => finish(new Error('no banner in time')), timeoutMs);
+
+    socket.on('data', onData);
+    socket.once('error', onError);
+    socket.once('close', onClose);
   });
 }
 
@@ -175,6 +192,9 @@ function describeEgress(ip: string | null, request: DiagnoseRequest): CheckRepor
     return { name, status: 'warn', detail: `unknown (${why}); pass --egress-ip` };
   }
   const range = classifyAddress(ip);
+  if (range === 'invalid') {
+    return { name, status: 'fail', detail: `${ip} is not an IP address` };
+  }
   if (range !== 'public') {
     const detail = `${ip} is ${range} (behind NAT?): pass the public address with --egress-ip`;
     return { name, status: 'warn', detail };
@@ -182,6 +202,13 @@ function describeEgress(ip: string | null, request: DiagnoseRequest): CheckRepor
   return { name, status: 'ok', detail: ip };
 }
 
+/**
+ * Forward-confirmed reverse DNS: the egress IP names the HELO host, and the
+ * HELO host resolves back to the IP. Gmail refuses mail when either half is
+ * missing: "550-5.7.25 The IP address sending this message does not have a
+ * PTR record setup, or the corresponding forward DNS entry does not point to
+ * the sending IP" (5.7.25 is RFC 7372's "reverse DNS validation failed").
+ */
 async function checkReverseDns(
   ip: string | null,
   heloName: string,
@@ -192,21 +219,25 @@ async function checkReverseDns(
 
   let names: string[];
   try {
-    names = (await resolver.reverse(ip)).map((host) => host.toLowerCase().replace(/\.$/, ''));
+    names = (await resolver.reverse(ip)).map(normalizeHostName);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    // SERVFAIL or a timeout says nothing about the PTR record (DESIGN.md, step 3).
+    if (!ABSENT_CODES.has(code)) {
+      return { name, status: 'warn', detail: `could not look up the PTR of ${ip} (${code})` };
+    }
     return { name, status: 'fail', detail: `${ip} has no PTR record (${code})` };
   }
 
-  const helo = heloName.toLowerCase();
+  const helo = normalizeHostName(heloName);
   if (!names.includes(helo)) {
     const detail = `${ip} -> ${names.join(', ') || 'nothing'}; HELO name is ${helo}`;
     return { name, status: 'fail', detail };
   }
   const forward = await resolver.resolve4(helo).catch(() => [] as string[]);
   const forward6 = await resolver.resolve6(helo).catch(() => [] as string[]);
-  if (![...forward, ...forward6].includes(ip)) {
-    return { name, status: 'warn', detail: `${helo} does not resolve back to ${ip}` };
+  if (![...forward, ...forward6].some((address) => isSameAddress(address, ip))) {
+    return { name, status: 'fail', detail: `${helo} does not resolve back to ${ip}` };
   }
   return { name, status: 'ok', detail: `${ip} <-> ${helo}` };
 }
@@ -226,3 +257,15 @@ async function checkSpf(
   const matched = spf.mechanism ? ` by ${spf.mechanism}` : '';
   return { name, status, detail: `${domain} says ${spf.result} for ${ip}${matched}` };
 }
+
+function normalizeHostName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/** "2001:DB8::1" and "2001:db8:0:0:0:0:0:1" are one address. */
+function isSameAddress(left: string, right: string): boolean {
+  if (!ipaddr.isValid(left) || !ipaddr.isValid(right)) return left === right;
+  return ipaddr.parse(left).toNormalizedString() === ipaddr.parse(right).toNormalizedString();
+}
+
+function ignoreError(): void {}

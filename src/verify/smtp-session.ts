@@ -4,15 +4,16 @@
  * EHLO (HELO fallback), STARTTLS when offered, MAIL FROM, RCPT TO, RSET,
  * QUIT. Never DATA, AUTH, VRFY or EXPN.
  *
- * Every command queues the wait for its own reply, in order, so a reply is
- * always matched to the command that asked for it. The session reports
- * replies; it does not judge them (see the reply classifier for that).
+ * Every command queues the wait for its own reply on the reply channel, in
+ * order, so a reply is always matched to the command that asked for it. The
+ * session reports replies; it does not judge them (see the reply classifier
+ * for that).
  */
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
-import { SmtpReplyReader } from './smtp-reply-reader.js';
-import type { ReceivedReply } from './smtp-reply-reader.js';
+import { buildCommandLine } from './build-command-line.js';
+import { connectSocket } from './connect-socket.js';
+import { isPositive, ReplyChannel } from './reply-channel.js';
+import { secureSocket } from './secure-socket.js';
 import type { SmtpReply, SocketOpener, SocketTarget, Stage } from './types.js';
 
 /** Waits for the TCP (or proxied) connection to the mail server. */
@@ -32,16 +33,6 @@ export const DEFAULT_TLS_TIMEOUT_MS = 10_000;
 
 /** QUIT is a courtesy; its 221 is awaited at most this long. */
 export const QUIT_REPLY_TIMEOUT_MS = 2_000;
-
-/** Extra time the opener gets past its own timeout before it is given up on. */
-const OPENER_GRACE_MS = 1_000;
-
-// RFC 5321 4.5.3.1.4: a command line is at most 512 octets, CRLF included.
-const MAX_COMMAND_LINE_BYTES = 512;
-
-// Control characters (C0, DEL, C1), lone surrogates and angle brackets: none
-// may reach the wire, so no argument can end a line or a path early.
-const UNSAFE_ARGUMENT = /[\p{Cc}\p{Cs}<>]/u;
 
 // RFC 5321 4.1.1.1: an EHLO keyword is a letter or digit, then those or "-".
 const EHLO_KEYWORD = /^[A-Za-z0-9][A-Za-z0-9-]*/;
@@ -80,61 +71,6 @@ export type OpenFailure = {
 
 export type OpenResult =
   { ok: true; session: SmtpSession; banner: SmtpReply; greeting: SmtpReply } | OpenFailure;
-
-/** The only commands this client can put on the wire. */
-export type SmtpCommand =
-  | { verb: 'EHLO' | 'HELO'; domain: string }
-  | { verb: 'MAIL FROM'; reversePath: string; smtputf8?: boolean }
-  | { verb: 'RCPT TO'; forwardPath: string }
-  | { verb: 'STARTTLS' | 'RSET' | 'QUIT' };
-
-/**
- * Builds one command line, CRLF included. Throws on an argument that could
- * smuggle a line end, a control byte or an angle bracket: the syntax module
- * rejects such addresses first, so reaching here with one is a bug.
- */
-export function buildCommandLine(command: SmtpCommand): string {
-  const line = `${formatCommand(command)}\r\n`;
-
-  if (Buffer.byteLength(line, 'utf8') > MAX_COMMAND_LINE_BYTES) {
-    throw new Error(`${command.verb} command longer than ${MAX_COMMAND_LINE_BYTES} octets`);
-  }
-  return line;
-}
-
-function formatCommand(command: SmtpCommand): string {
-  switch (command.verb) {
-    case 'EHLO':
-    case 'HELO':
-      requireSafeArgument(command.verb, command.domain);
-      if (command.domain === '' || /\s/.test(command.domain)) {
-        throw new Error(`${command.verb} needs a domain without spaces`);
-      }
-      return `${command.verb} ${command.domain}`;
-    case 'MAIL FROM': {
-      requireSafeArgument(command.verb, command.reversePath);
-      // RFC 6531 3.4: the SMTPUTF8 parameter marks a transaction with UTF-8 addresses.
-      const parameter = command.smtputf8 === true ? ' SMTPUTF8' : '';
-      return `MAIL FROM:<${command.reversePath}>${parameter}`;
-    }
-    case 'RCPT TO':
-      requireSafeArgument(command.verb, command.forwardPath);
-      if (command.forwardPath === '') {
-        throw new Error('RCPT TO needs a recipient');
-      }
-      return `RCPT TO:<${command.forwardPath}>`;
-    default:
-      return command.verb;
-  }
-}
-
-function requireSafeArgument(verb: string, argument: string): void {
-  if (UNSAFE_ARGUMENT.test(argument)) {
-    throw new Error(`${verb} argument holds a control character or angle bracket`);
-  }
-}
-
-type Failure = Omit<SessionFailure, 'stage'>;
 
 interface Settings {
   opener: SocketOpener;
@@ -192,7 +128,12 @@ export class SmtpSession {
   static async open(options: SmtpSessionOptions): Promise<OpenResult> {
     const settings = resolveSettings(options);
 
-    const connected = await connectSocket(settings);
+    const connected = await connectSocket({
+      opener: settings.opener,
+      target: settings.target,
+      timeoutMs: settings.timeouts.connectMs,
+      signal: settings.signal,
+    });
     if (!connected.ok) {
       return { ok: false, failure: connected.failure, stage: 'connect' };
     }
@@ -327,7 +268,12 @@ export class SmtpSession {
       return null;
     }
 
-    const secured = await secureSocket(this.channel.currentSocket, this.settings);
+    const secured = await secureSocket(this.channel.currentSocket, {
+      host: this.settings.target.host,
+      rejectUnauthorized: this.settings.rejectUnauthorized,
+      timeoutMs: this.settings.timeouts.tlsMs,
+      signal: this.settings.signal,
+    });
     if (!secured.ok) {
       this.channel.fail(secured.failure);
       return failedAt({ ...secured.failure, stage: 'tls' });
@@ -360,291 +306,6 @@ export class SmtpSession {
     }
     return replies;
   }
-}
-
-interface ChannelSettings {
-  limits: { maxLineBytes?: number; maxLines?: number };
-  onTranscript: SmtpSessionOptions['onTranscript'];
-  onFailed: () => void;
-}
-
-interface PendingReply {
-  stage: Stage;
-  timeoutMs: number;
-  handsOverToTls: boolean;
-  resolve: (result: StepResult) => void;
-  timer: NodeJS.Timeout | null;
-}
-
-/**
- * The byte stream under a session: writes command lines, parses replies and
- * hands each to the oldest waiting command. Any transport trouble ends it
- * for good: the socket is destroyed and every wait, present or future, fails.
- */
-class ReplyChannel {
-  private socket: Duplex;
-  private readonly sockets: Duplex[] = [];
-  private reader: SmtpReplyReader;
-  private readonly pending: PendingReply[] = [];
-  private failure: Failure | null = null;
-  private readonly settings: ChannelSettings;
-
-  private readonly onData = (chunk: Buffer | string): void => {
-    const output = this.reader.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-
-    for (const received of output.replies) {
-      if (!this.deliver(received)) {
-        return;
-      }
-    }
-    if (output.error !== null) {
-      this.fail({ kind: 'protocol_error', message: output.error });
-    }
-  };
-
-  private readonly onEnd = (): void => {
-    const message = this.reader.hasPartialReply
-      ? 'connection closed in the middle of a reply'
-      : 'connection closed by the server';
-    this.fail({ kind: 'closed', message });
-  };
-
-  private readonly onError = (error: NodeJS.ErrnoException): void => {
-    const failure: Failure = { kind: 'closed', message: `connection error: ${error.message}` };
-    this.fail(error.code === undefined ? failure : { ...failure, code: error.code });
-  };
-
-  constructor(socket: Duplex, settings: ChannelSettings) {
-    this.settings = settings;
-    this.socket = socket;
-    this.reader = new SmtpReplyReader(settings.limits);
-    this.listen(socket);
-  }
-
-  get hasFailed(): boolean {
-    return this.failure !== null;
-  }
-
-  get currentSocket(): Duplex {
-    return this.socket;
-  }
-
-  failureAt(stage: Stage): SessionFailure {
-    const failure = this.failure ?? { kind: 'closed', message: 'session is not open' };
-    return { ...failure, stage };
-  }
-
-  expect(stage: Stage, timeoutMs: number, handsOverToTls = false): Promise<StepResult> {
-    if (this.failure !== null) {
-      return Promise.resolve({ ok: false, failure: this.failureAt(stage) });
-    }
-
-    return new Promise((resolve) => {
-      this.pending.push({ stage, timeoutMs, handsOverToTls, resolve, timer: null });
-      if (this.pending.length === 1) {
-        this.startHeadTimer();
-      }
-    });
-  }
-
-  write(lines: string[]): void {
-    for (const line of lines) {
-      this.settings.onTranscript?.('client', line.slice(0, -2));
-    }
-    this.socket.write(lines.join(''));
-  }
-
-  /** Continues over the TLS socket with a fresh reader (RFC 3207 4.2). */
-  continueOver(socket: Duplex): void {
-    this.socket = socket;
-    this.reader = new SmtpReplyReader(this.settings.limits);
-    this.listen(socket);
-  }
-
-  fail(failure: Failure): void {
-    if (this.failure !== null) {
-      return;
-    }
-    this.failure = failure;
-
-    for (const socket of this.sockets) {
-      this.stopListening(socket);
-      // A destroyed socket can still report a write that was in flight; with
-      // no listener left that 'error' event would crash the process.
-      socket.on('error', ignoreError);
-      socket.destroy();
-    }
-
-    for (const waiting of this.pending.splice(0)) {
-      clearPendingTimer(waiting);
-      waiting.resolve({ ok: false, failure: { ...failure, stage: waiting.stage } });
-    }
-    this.settings.onFailed();
-  }
-
-  /** Returns false once the channel stopped reading (failed or handed to TLS). */
-  private deliver(received: ReceivedReply): boolean {
-    for (const line of received.lines) {
-      this.settings.onTranscript?.('server', line);
-    }
-
-    const waiting = this.pending.shift();
-    if (waiting === undefined) {
-      this.fail(unaskedReplyFailure(received.reply));
-      return false;
-    }
-    clearPendingTimer(waiting);
-    waiting.resolve({ ok: true, reply: received.reply });
-
-    // Bytes after the go-ahead for STARTTLS, in this chunk or later ones,
-    // are never read as replies: a man in the middle could inject them in
-    // the clear to be believed once TLS is up ("response injection"), and
-    // RFC 3207 4.2 starts the conversation afresh after the handshake.
-    if (waiting.handsOverToTls && isPositive(received.reply)) {
-      this.socket.off('data', this.onData);
-      this.socket.off('end', this.onEnd);
-      this.socket.pause();
-      return false;
-    }
-
-    this.startHeadTimer();
-    return true;
-  }
-
-  private startHeadTimer(): void {
-    const head = this.pending[0];
-    if (head === undefined) {
-      return;
-    }
-
-    head.timer = setTimeout(() => {
-      this.fail({ kind: 'timeout', message: `no reply within ${head.timeoutMs} ms` });
-    }, head.timeoutMs);
-  }
-
-  private listen(socket: Duplex): void {
-    this.sockets.push(socket);
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onEnd);
-    socket.on('error', this.onError);
-    socket.resume();
-  }
-
-  private stopListening(socket: Duplex): void {
-    socket.off('data', this.onData);
-    socket.off('end', this.onEnd);
-    socket.off('close', this.onEnd);
-    socket.off('error', this.onError);
-  }
-}
-
-type Connected = { ok: true; socket: Duplex } | { ok: false; failure: SessionFailure };
-
-/** Runs the opener under the connect timeout and the abort signal. */
-function connectSocket(settings: Settings): Promise<Connected> {
-  const { opener, target, timeouts, signal } = settings;
-  if (signal?.aborted === true) {
-    return Promise.resolve({ ok: false, failure: abortedAt('connect') });
-  }
-
-  // A synchronous throw here is a programming error and propagates.
-  const dialing = opener(target, timeouts.connectMs);
-
-  return new Promise((resolve) => {
-    let isSettled = false;
-    const settle = (outcome: Connected): void => {
-      isSettled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      resolve(outcome);
-    };
-    const onAbort = (): void => settle({ ok: false, failure: abortedAt('connect') });
-    const timer = setTimeout(() => {
-      const message = `opener gave no answer within ${timeouts.connectMs} ms`;
-      settle({ ok: false, failure: { kind: 'timeout', stage: 'connect', message } });
-    }, timeouts.connectMs + OPENER_GRACE_MS);
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    dialing.then(
-      (socket) => {
-        if (isSettled) {
-          socket.destroy();
-          return;
-        }
-        settle({ ok: true, socket });
-      },
-      (error: unknown) => {
-        if (!isSettled) {
-          settle({ ok: false, failure: connectFailure(error) });
-        }
-      },
-    );
-  });
-}
-
-type Secured = { ok: true; socket: tls.TLSSocket } | { ok: false; failure: Failure };
-
-// TODO: Node's default floor is TLS 1.2, so a server that speaks only TLS
-// 1.0 or 1.1 fails the handshake here; the caller's plain-text retry then
-// probes it without TLS rather than over old TLS.
-function secureSocket(socket: Duplex, settings: Settings): Promise<Secured> {
-  const { signal, timeouts } = settings;
-  const host = settings.target.host.replace(/\.$/, '');
-  const secured = tls.connect({
-    socket,
-    // SNI carries host names only (RFC 6066 3), never address literals.
-    servername: net.isIP(host) === 0 && host !== '' ? host : undefined,
-    rejectUnauthorized: settings.rejectUnauthorized,
-  });
-
-  return new Promise((resolve) => {
-    const settle = (outcome: Secured): void => {
-      clearTimeout(timer);
-      secured.off('secureConnect', onSecure);
-      secured.off('error', onError);
-      secured.off('close', onClose);
-      signal?.removeEventListener('abort', onAbort);
-      if (!outcome.ok) {
-        secured.on('error', ignoreError);
-        secured.destroy();
-      }
-      resolve(outcome);
-    };
-    const onSecure = (): void => settle({ ok: true, socket: secured });
-    const onError = (error: NodeJS.ErrnoException): void => {
-      const failure: Failure = {
-        kind: signal?.aborted === true ? 'timeout' : 'tls_failed',
-        message: `TLS handshake failed: ${error.message}`,
-      };
-      settle({
-        ok: false,
-        failure: error.code === undefined ? failure : { ...failure, code: error.code },
-      });
-    };
-    const onClose = (): void => {
-      const message = 'connection closed during the TLS handshake';
-      settle({
-        ok: false,
-        failure: { kind: signal?.aborted === true ? 'timeout' : 'tls_failed', message },
-      });
-    };
-    const onAbort = (): void => {
-      settle({
-        ok: false,
-        failure: { kind: 'timeout', message: 'aborted: the overall deadline passed' },
-      });
-    };
-    const timer = setTimeout(() => {
-      const message = `TLS handshake took longer than ${timeouts.tlsMs} ms`;
-      settle({ ok: false, failure: { kind: 'tls_failed', message, code: 'ETIMEDOUT' } });
-    }, timeouts.tlsMs);
-
-    secured.once('secureConnect', onSecure);
-    secured.once('error', onError);
-    secured.once('close', onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function resolveSettings(options: SmtpSessionOptions): Settings {
@@ -687,26 +348,6 @@ function readExtensions(reply: SmtpReply): Set<string> {
   return keywords;
 }
 
-/**
- * A reply nobody asked for means the server is out of step: any later reply
- * could be taken for the answer to the wrong command, so the session ends.
- * RFC 5321 3.8 lets a server announce an unrequested 421 before it closes.
- */
-function unaskedReplyFailure(reply: SmtpReply): Failure {
-  const message = `reply before any command was sent: ${reply.code} ${reply.text}`;
-  return { kind: reply.code === 421 ? 'closed' : 'protocol_error', message };
-}
-
-function connectFailure(error: unknown): SessionFailure {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  const kind = code === 'ETIMEDOUT' ? 'timeout' : 'connection_failed';
-
-  return code === undefined
-    ? { kind, stage: 'connect', message }
-    : { kind, stage: 'connect', message, code };
-}
-
 function failedAt(failure: SessionFailure): OpenFailure {
   return { ok: false, failure, stage: failure.stage };
 }
@@ -719,20 +360,3 @@ function refusedAt(stage: Stage, reply: SmtpReply): OpenFailure {
   const message = `server refused the session: ${reply.code} ${reply.text}`;
   return { ok: false, failure: { kind: 'connection_failed', stage, message }, reply, stage };
 }
-
-function abortedAt(stage: Stage): SessionFailure {
-  return { kind: 'timeout', stage, message: 'aborted: the overall deadline passed' };
-}
-
-function isPositive(reply: SmtpReply): boolean {
-  return reply.code >= 200 && reply.code < 300;
-}
-
-function clearPendingTimer(waiting: PendingReply): void {
-  if (waiting.timer !== null) {
-    clearTimeout(waiting.timer);
-    waiting.timer = null;
-  }
-}
-
-function ignoreError(): void {}

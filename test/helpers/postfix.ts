@@ -1,9 +1,8 @@
 /**
- * A private Postfix instance on loopback for end-to-end tests: its own
- * configuration, queue and data directories under a fresh temporary
- * directory, one smtpd on ip:port, a virtual mailbox domain whose unknown
- * recipients are refused at RCPT time, STARTTLS with a self-signed
- * certificate, and no transport that could carry mail off the machine.
+ * A private Postfix instance on loopback for end-to-end tests, started and
+ * stopped here; what it is configured as lives in postfix-config.ts. Its
+ * configuration, queue and data directories sit under a fresh temporary
+ * directory, and its self-signed certificate is made there too.
  *
  * Postfix runs an extra instance from a non-default configuration directory
  * with `postfix -c DIR start` (MULTI_INSTANCE_README); only root may start
@@ -17,20 +16,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export interface PostfixOptions {
-  /**
-   * 127.0.0.1 (the default) or ::1. Postfix binds only addresses that an
-   * interface carries, so other 127.0.0.0/8 addresses fail to start.
-   */
-  listenIp?: string;
-  /** Default: a free ephemeral port. */
-  port?: number;
-  domain: string;
-  /** Local parts that exist at `domain`; every other one gets 550 5.1.1. */
-  mailboxes: string[];
-  /** Default: `mx.<domain>`. */
-  hostname?: string;
-}
+import {
+  readPostfixSettings,
+  renderMasterCf,
+  writePostfixConfiguration,
+} from './postfix-config.js';
+import type { PostfixLayout, PostfixOptions } from './postfix-config.js';
+
+export type { PostfixOptions } from './postfix-config.js';
 
 export interface RunningPostfix {
   ip: string;
@@ -60,33 +53,17 @@ const LEFTOVER_POLL_MS = 50;
 const MAX_PORT_ATTEMPTS = 5;
 const LOG_TAIL_LINES = 30;
 
-/** RFC 5322 dot-atom characters: no space or quote that could break the table line. */
-const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$/;
-
 const TEMP_PREFIX = 'mailverify-postfix-';
 const OWNER_PID_FILE = 'owner.pid';
 const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 const INSTALL_HINT = 'run `bash .ci/run` or `apt-get install postfix openssl` as root';
-
-interface Layout {
-  rootDir: string;
-  configDir: string;
-  maillogFile: string;
-}
-
-interface Settings {
-  ip: string;
-  hostname: string;
-  domain: string;
-  mailboxes: string[];
-}
 
 interface CommandResult {
   isOk: boolean;
   output: string;
 }
 
-const liveInstances = new Set<Layout>();
+const liveInstances = new Set<PostfixLayout>();
 let isExitHookInstalled = false;
 
 export function isPostfixInstalled(): boolean {
@@ -94,7 +71,7 @@ export function isPostfixInstalled(): boolean {
 }
 
 export async function startPostfix(options: PostfixOptions): Promise<RunningPostfix> {
-  const settings = validateOptions(options);
+  const settings = readPostfixSettings(options);
   const postfix = requireExecutable('postfix');
   const openssl = requireExecutable('openssl');
   if (process.getuid?.() !== 0) {
@@ -108,7 +85,8 @@ export async function startPostfix(options: PostfixOptions): Promise<RunningPost
 
   const stop = once(() => stopInstance(postfix, layout));
   try {
-    await writeConfiguration(layout, settings, openssl);
+    await writePostfixConfiguration(layout, settings);
+    await generateCertificate(openssl, layout.configDir, settings.hostname);
     const port = await startMaster(postfix, layout, settings.ip, options.port);
     await waitForBanner(layout, settings.ip, port);
     const { ip, hostname } = settings;
@@ -126,29 +104,7 @@ export async function startPostfix(options: PostfixOptions): Promise<RunningPost
   }
 }
 
-function validateOptions(options: PostfixOptions): Settings {
-  const ip = options.listenIp ?? '127.0.0.1';
-  if (ip !== '127.0.0.1' && ip !== '::1') {
-    throw new Error(`listenIp must be 127.0.0.1 or ::1 (an address lo carries), got ${ip}`);
-  }
-
-  const domain = requireHostName(options.domain.toLowerCase());
-  const hostname = requireHostName(options.hostname ?? `mx.${domain}`);
-
-  const mailboxes = options.mailboxes.map((local) => local.toLowerCase());
-  const badMailbox = mailboxes.find((local) => !LOCAL_PART.test(local));
-  if (badMailbox !== undefined) throw new Error(`not a plain local part: ${badMailbox}`);
-
-  return { ip, domain, mailboxes, hostname };
-}
-
-/** Both land in main.cf and a certificate subject, so only plain DNS names pass. */
-function requireHostName(name: string): string {
-  if (/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(name)) return name;
-  throw new Error(`not a dotted ASCII host name: ${name}`);
-}
-
-async function createLayout(): Promise<Layout> {
+async function createLayout(): Promise<PostfixLayout> {
   const rootDir = await mkdtemp(path.join(os.tmpdir(), TEMP_PREFIX));
   const configDir = path.join(rootDir, 'etc');
   await mkdir(configDir, { mode: 0o755 });
@@ -160,83 +116,6 @@ async function createLayout(): Promise<Layout> {
   await writeFile(path.join(rootDir, OWNER_PID_FILE), `${process.pid}\n`);
 
   return { rootDir, configDir, maillogFile: path.join(rootDir, 'maillog') };
-}
-
-async function writeConfiguration(layout: Layout, settings: Settings, openssl: string) {
-  const { configDir } = layout;
-  const mailboxMap = settings.mailboxes.map((local) => `${local}@${settings.domain} OK`);
-
-  await writeFile(path.join(configDir, 'mailboxes'), `${mailboxMap.join('\n')}\n`);
-  await writeFile(path.join(configDir, 'main.cf'), renderMainCf(layout, settings));
-  await generateCertificate(openssl, configDir, settings.hostname);
-}
-
-function renderMainCf(layout: Layout, settings: Settings): string {
-  const { rootDir, configDir } = layout;
-  const isIpv6 = settings.ip.includes(':');
-  const entries: [string, string][] = [
-    ['compatibility_level', '3.6'],
-    ['queue_directory', path.join(rootDir, 'queue')],
-    ['data_directory', path.join(rootDir, 'data')],
-    ['maillog_file', layout.maillogFile],
-    // postlogd refuses a log file outside these prefixes (default /var).
-    ['maillog_file_prefixes', rootDir],
-    ['syslog_name', 'mailverify-e2e'],
-    ['myhostname', settings.hostname],
-    ['mydomain', settings.domain],
-    ['myorigin', settings.hostname],
-    ['inet_interfaces', settings.ip],
-    ['inet_protocols', isIpv6 ? 'ipv6' : 'ipv4'],
-    ['mynetworks', isIpv6 ? '[::1]/128' : '127.0.0.0/8'],
-    // Nothing is local and nothing is relayed: the only domain is virtual.
-    ['mydestination', ''],
-    ['relay_domains', ''],
-    ['relayhost', ''],
-    ['alias_maps', ''],
-    ['alias_database', ''],
-    ['local_recipient_maps', ''],
-    ['virtual_mailbox_domains', settings.domain],
-    ['virtual_mailbox_maps', `texthash:${path.join(configDir, 'mailboxes')}`],
-    // Unknown users get "550 5.1.1 ... User unknown in virtual mailbox table".
-    ['smtpd_reject_unlisted_recipient', 'yes'],
-    // Like an MX facing the internet: other domains get "554 5.7.1 Relay access denied".
-    ['smtpd_relay_restrictions', 'reject_unauth_destination'],
-    ['smtpd_recipient_restrictions', 'permit_mynetworks, reject'],
-    ['smtpd_peername_lookup', 'no'],
-    ['smtp_dns_support_level', 'disabled'],
-    ['smtpd_tls_security_level', 'may'],
-    ['smtpd_tls_cert_file', path.join(configDir, 'cert.pem')],
-    ['smtpd_tls_key_file', path.join(configDir, 'key.pem')],
-    // Even a message that got past DATA could not leave the machine.
-    ['default_transport', 'error:the test server delivers nothing'],
-    ['relay_transport', 'error:the test server delivers nothing'],
-    ['virtual_transport', 'discard:the test server keeps no mail'],
-    ['biff', 'no'],
-  ];
-
-  return entries.map(([name, value]) => `${name} = ${value}`.trimEnd()).join('\n') + '\n';
-}
-
-/** The smtpd and the services it calls on; chroot off, so no jail to populate. */
-function renderMasterCf(ip: string, port: number): string {
-  const listener = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-  return [
-    `${listener} inet n - n - - smtpd`,
-    'cleanup unix n - n - 0 cleanup',
-    'qmgr unix n - n 300 1 qmgr',
-    'tlsmgr unix - - n 1000? 1 tlsmgr',
-    'rewrite unix - - n - - trivial-rewrite',
-    'bounce unix - - n - 0 bounce',
-    'defer unix - - n - 0 bounce',
-    'trace unix - - n - 0 bounce',
-    'proxymap unix - - n - - proxymap',
-    'anvil unix - - n - 1 anvil',
-    'error unix - - n - - error',
-    'retry unix - - n - - error',
-    'discard unix - - n - - discard',
-    'postlog unix-dgram n - n - 1 postlogd',
-    '',
-  ].join('\n');
 }
 
 async function generateCertificate(openssl: string, configDir: string, hostname: string) {
@@ -256,7 +135,7 @@ async function generateCertificate(openssl: string, configDir: string, hostname:
 /** Binds the listener; with a port of our own choosing, retries when it was taken. */
 async function startMaster(
   postfix: string,
-  layout: Layout,
+  layout: PostfixLayout,
   ip: string,
   requestedPort: number | undefined,
 ): Promise<number> {
@@ -295,7 +174,7 @@ async function findFreePort(ip: string): Promise<number> {
   return address.port;
 }
 
-async function waitForBanner(layout: Layout, ip: string, port: number) {
+async function waitForBanner(layout: PostfixLayout, ip: string, port: number) {
   const deadline = Date.now() + BANNER_WAIT_MS;
   let lastProblem = 'no attempt made';
 
@@ -338,14 +217,14 @@ function readBanner(ip: string, port: number): Promise<string | null> {
   });
 }
 
-async function stopInstance(postfix: string, layout: Layout) {
+async function stopInstance(postfix: string, layout: PostfixLayout) {
   await stopDaemons(postfix, layout);
   await rm(layout.rootDir, { recursive: true, force: true });
   liveInstances.delete(layout);
 }
 
 /** `postfix stop` first; any daemon of this instance still alive is then killed. */
-async function stopDaemons(postfix: string, layout: Layout) {
+async function stopDaemons(postfix: string, layout: PostfixLayout) {
   const hasMaster = await fileExists(masterPidFile(layout));
   if (hasMaster) {
     await run(postfix, ['-c', layout.configDir, 'stop'], POSTFIX_COMMAND_TIMEOUT_MS);
@@ -390,7 +269,7 @@ function signalInstance(configDir: string, signal: NodeJS.Signals) {
 }
 
 /** What `postfix stop` sends: the master then terminates its own daemons. */
-function signalMaster(layout: Layout, signal: NodeJS.Signals) {
+function signalMaster(layout: PostfixLayout, signal: NodeJS.Signals) {
   try {
     const pid = Number(readFileSync(masterPidFile(layout), 'utf8').trim());
     if (findInstancePids(layout.configDir).includes(pid)) process.kill(pid, signal);
@@ -399,7 +278,7 @@ function signalMaster(layout: Layout, signal: NodeJS.Signals) {
   }
 }
 
-function masterPidFile(layout: Layout): string {
+function masterPidFile(layout: PostfixLayout): string {
   return path.join(layout.rootDir, 'queue', 'pid', 'master.pid');
 }
 
@@ -437,7 +316,7 @@ function installExitHook() {
   });
 }
 
-async function readLogTail(layout: Layout): Promise<string> {
+async function readLogTail(layout: PostfixLayout): Promise<string> {
   const log = await readFile(layout.maillogFile, 'utf8').catch(() => '(no maillog yet)');
   return log.split('\n').slice(-LOG_TAIL_LINES).join('\n');
 }
