@@ -9,6 +9,7 @@ import { createResolver } from '../verify/create-resolver.js';
 import { createSocks5Opener, createTcpOpener } from '../verify/open-socket.js';
 import type { IdentityResolver } from '../verify/types.js';
 import type { CommandIo } from './check-command.js';
+import { CommandExit } from './command-exit.js';
 import { diagnoseSender } from './diagnose-sender.js';
 import { addVerificationOptions, readOverrides } from './verification-options.js';
 
@@ -52,7 +53,10 @@ export function createDoctorCommand(io: CommandIo): Command {
     for (const report of reports) {
       io.stdout.write(`${report.status.padEnd(5)} ${report.name.padEnd(14)} ${report.detail}\n`);
     }
-    if (reports.some((report) => report.status === 'fail')) process.exitCode = 1;
+    const failed = reports.filter((report) => report.status === 'fail');
+    if (failed.length > 0) {
+      throw new CommandExit('failure', `${failed.length} check(s) failed`);
+    }
   });
   return command;
 }

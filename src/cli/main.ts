@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `mailverify` command. Exit status: 0 when every address got a verdict
- * (whatever it is), 2 for a usage or configuration error, 1 otherwise.
+ * (whatever it is), 2 for a usage or configuration error, 130 after Ctrl-C,
+ * 1 otherwise.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,7 +12,9 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { createCheckCommand } from './check-command.js';
 import type { CommandIo } from './check-command.js';
+import { CommandExit, EXIT_INTERRUPTED } from './command-exit.js';
 import { createDoctorCommand } from './doctor-command.js';
+import { createFileCommand } from './file-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -25,7 +28,8 @@ export function createProgram(io: CommandIo): Command {
     .showHelpAfterError()
     .configureOutput({ writeOut: (text) => io.stdout.write(text) });
 
-  for (const command of [createCheckCommand(io), createDoctorCommand(io)]) {
+  const commands = [createCheckCommand(io), createFileCommand(io), createDoctorCommand(io)];
+  for (const command of commands) {
     program.addCommand(command.exitOverride());
   }
   return program;
@@ -41,6 +45,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
 }
 
 function exitCodeFor(error: unknown): number {
+  if (error instanceof CommandExit) {
+    const statuses = { usage: EXIT_USAGE, failure: EXIT_FAILURE, interrupted: EXIT_INTERRUPTED };
+    return statuses[error.kind];
+  }
   if (error instanceof CommanderError) {
     const isInformational = error.exitCode === 0;
     return isInformational ? EXIT_OK : EXIT_USAGE;
