@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 
 import type { ResultStore } from '../store/store.js';
-import { detectCatchAll } from '../verify/detect-catch-all.js';
+import { decideCatchAll, randomLocalPart } from '../verify/detect-catch-all.js';
 import type { CatchAllMemory } from '../verify/detect-catch-all.js';
 import { parseAddress } from '../verify/parse-address.js';
 import type { ParsedAddress } from '../verify/parse-address.js';
@@ -145,6 +145,7 @@ class BulkRun implements BulkVerifier {
       domainRate: new DomainRate(settings.domainRate, () => deps.clock.now()),
       onCommand: () => void (this.counts.commands += 1),
       onConnection: () => void (this.counts.connections += 1),
+      onRcpts: (count) => void (this.counts.rcpts += count),
     });
   }
 
@@ -277,7 +278,6 @@ class BulkRun implements BulkVerifier {
   }
 
   private askServers(parsed: ParsedAddress, targets: SocketTarget[]): Promise<MailboxProbe> {
-    this.counts.rcpts += 1;
     return new Promise((settle) => {
       this.dispatcher.enqueue({
         recipient: parsed.normalized,
@@ -288,31 +288,48 @@ class BulkRun implements BulkVerifier {
         attempts: 1,
         retriesDone: 0,
         newSessionRetries: 0,
+        isProbe: false,
         lastTrouble: null,
         settle,
       });
     });
   }
 
-  /** One catch-all probe per domain per run, in a session of its own. */
+  /**
+   * One catch-all probe per domain per run, after a real address there was
+   * accepted, in a session that carries only probes.
+   */
   private catchAllOf(domain: string, server: SocketTarget): Promise<boolean | null> {
     let answer = this.catchAll.get(domain);
     if (!answer) {
-      const probeSettings = toProbeSettings(this.settings);
-      const deps = {
-        opener: this.deps.opener,
-        clock: this.deps.clock,
-        logger: this.logger,
-        random: this.deps.random,
-        memory: this.memory,
-        onCommand: () => void (this.counts.commands += 1),
-      };
-      answer = this.dispatcher.runExclusive(server, () => {
-        this.counts.connections += 1;
-        return detectCatchAll(domain, server, probeSettings, deps);
-      });
+      answer = this.probeCatchAll(domain, server);
       this.catchAll.set(domain, answer);
     }
     return answer;
+  }
+
+  private async probeCatchAll(domain: string, server: SocketTarget): Promise<boolean | null> {
+    const remembered = await this.memory?.recall(domain);
+    if (remembered !== undefined && remembered !== null) return remembered;
+
+    const probe = await new Promise<MailboxProbe>((settle) => {
+      this.dispatcher.enqueueProbe({
+        recipient: `${randomLocalPart(this.deps.random)}@${domain}`,
+        domain,
+        needsSmtpUtf8: false,
+        targets: [server],
+        targetIndex: 0,
+        attempts: 1,
+        retriesDone: 0,
+        newSessionRetries: 0,
+        isProbe: true,
+        lastTrouble: null,
+        settle,
+      });
+    });
+
+    const isCatchAll = decideCatchAll(probe.isAccepted, probe.reason);
+    if (isCatchAll !== null) await this.memory?.remember(domain, isCatchAll);
+    return isCatchAll;
   }
 }

@@ -19,6 +19,8 @@ export interface RcptJob {
   retriesDone: number;
   /** Fresh-session retries used after "too many recipients" answers. */
   newSessionRetries: number;
+  /** A catch-all probe: asked only in probe sessions, never retried. */
+  isProbe: boolean;
   /** The most telling trouble met at servers passed over. */
   lastTrouble: MailboxProbe | null;
   settle(probe: MailboxProbe): void;

@@ -17,8 +17,11 @@ import type { SmtpSession, StepResult } from '../verify/smtp-session.js';
 import type { SocketOpener, SocketTarget, Stage } from '../verify/types.js';
 import type { RcptJob } from './rcpt-job.js';
 
-/** Below this many refusals left, a fresh session serves a long queue better. */
-const LOW_BUDGET = 2;
+/**
+ * With this many refusals left and a longer queue, a fresh session serves
+ * better than batches of one.
+ */
+const LOW_BUDGET = 1;
 
 export interface SessionSettings extends ConversationSettings {
   maxRejectedPerSession: number;
@@ -50,6 +53,8 @@ export interface SessionRequest {
   logger: Logger;
   signal: AbortSignal;
   onCommand: () => void;
+  /** Called with the number of RCPT commands sent. */
+  onRcpts: (count: number) => void;
 }
 
 export async function runSession(request: SessionRequest): Promise<SessionEnd> {
@@ -66,46 +71,82 @@ export async function runSession(request: SessionRequest): Promise<SessionEnd> {
 
   const session = opening.session;
   try {
-    await carryEnvelopes(session, request);
+    const carried = await carryEnvelopes(session, request);
+    logger.debug({ host: target.host, ip: target.ip, ...carried }, 'session ended');
   } finally {
     await session.quit();
   }
   return { kind: 'done' };
 }
 
-async function carryEnvelopes(session: SmtpSession, request: SessionRequest): Promise<void> {
+/** The mail transaction open in a session: its SMTPUTF8 need and size. */
+interface Transaction {
+  smtputf8: boolean;
+  recipients: number;
+}
+
+/**
+ * Batches of RCPTs, each no larger than the refusals the session may still
+ * take. Batches share one mail transaction up to the envelope size; then
+ * RSET opens the next (RFC 5321 4.1.1.5).
+ */
+async function carryEnvelopes(
+  session: SmtpSession,
+  request: SessionRequest,
+): Promise<{ recipients: number; rejected: number; end: string }> {
   const { settings, queue } = request;
   let rejected = 0;
-  let envelopes = 0;
+  let recipients = 0;
+  let transaction = null as Transaction | null;
+  const ended = (end: string) => ({ recipients, rejected, end });
 
   for (;;) {
     const budget = settings.maxRejectedPerSession - rejected;
-    if (budget <= 0 || queue.size() === 0) return;
-    if (rejected > 0 && budget <= LOW_BUDGET && queue.size() > budget) return;
+    if (budget <= 0) return ended('refusal cap');
+    if (queue.size() === 0) return ended('queue empty');
+    if (rejected > 0 && budget <= LOW_BUDGET && queue.size() > budget) return ended('low budget');
 
-    const jobs = queue.take(Math.min(budget, settings.maxRecipientsPerEnvelope));
-    if (jobs.length === 0) return;
+    const room: number = settings.maxRecipientsPerEnvelope - (transaction?.recipients ?? 0);
+    const jobs: RcptJob[] = room > 0 ? queue.take(Math.min(budget, room)) : [];
+    if (room > 0 && jobs.length === 0) return ended('rate limited');
+    recipients += jobs.length;
 
-    const needsSmtpUtf8 = jobs[0]!.needsSmtpUtf8;
+    const needsSmtpUtf8: boolean = jobs[0]?.needsSmtpUtf8 ?? false;
     if (needsSmtpUtf8 && !session.extensions.has('SMTPUTF8')) {
       const probe = judgeConversation({ kind: 'smtputf8_unsupported' }, request.target);
       jobs.forEach((job) => queue.answer(job, { ...probe, evidence: { ...probe.evidence } }));
       continue;
     }
 
-    if (envelopes > 0) {
+    if (transaction && (room <= 0 || transaction.smtputf8 !== needsSmtpUtf8)) {
       const reset = await session.rset();
       if (!reset.ok || reset.reply.code >= 400) {
         queue.putBack(jobs);
-        return;
+        return ended('rset refused');
       }
+      transaction = null;
+      if (jobs.length === 0) continue;
     }
-    envelopes += 1;
 
-    const outcome = await sendEnvelope(session, jobs, needsSmtpUtf8, request);
+    const outcome = transaction
+      ? settleRcpts(jobs, await sendRcpts(session, jobs, request), request)
+      : await sendEnvelope(session, jobs, needsSmtpUtf8, request);
+    transaction = {
+      smtputf8: needsSmtpUtf8,
+      recipients: (transaction?.recipients ?? 0) + jobs.length,
+    };
     rejected += outcome.rejected;
-    if (outcome.isSessionOver) return;
+    if (outcome.isSessionOver) return ended('server ended it');
   }
+}
+
+function sendRcpts(
+  session: SmtpSession,
+  jobs: RcptJob[],
+  request: SessionRequest,
+): Promise<StepResult[]> {
+  request.onRcpts(jobs.length);
+  return session.rcptToMany(jobs.map((job) => job.recipient));
 }
 
 interface EnvelopeOutcome {
@@ -120,14 +161,13 @@ async function sendEnvelope(
   request: SessionRequest,
 ): Promise<EnvelopeOutcome> {
   const { queue, target, settings } = request;
-  const recipients = jobs.map((job) => job.recipient);
 
   // With PIPELINING, MAIL FROM and the RCPTs go out together (RFC 2920 3.1).
   const mailing = session.mailFrom(settings.mailFrom, { smtputf8 });
   let mail: StepResult;
   let rcpts: StepResult[] | null = null;
   if (session.extensions.has('PIPELINING')) {
-    [mail, rcpts] = await Promise.all([mailing, session.rcptToMany(recipients)]);
+    [mail, rcpts] = await Promise.all([mailing, sendRcpts(session, jobs, request)]);
   } else {
     mail = await mailing;
   }
@@ -138,7 +178,7 @@ async function sendEnvelope(
     return { rejected: 0, isSessionOver: true };
   }
 
-  rcpts ??= await session.rcptToMany(recipients);
+  rcpts ??= await sendRcpts(session, jobs, request);
   return settleRcpts(jobs, rcpts, request);
 }
 

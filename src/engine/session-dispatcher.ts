@@ -2,8 +2,10 @@
  * Queues of recipients per mail server address, and the sessions that serve
  * them within two caps: sessions per server (politeness) and sessions in all
  * (our own resources). Recipients of many domains that share a server share
- * its sessions. Exclusive tasks (catch-all probes) take a server slot too.
+ * its sessions. Catch-all probes wait in a queue of their own and are asked
+ * in sessions that carry nothing else.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 
 import { isPassedOver, isTlsFailure, isWorthRetrying } from '../verify/judge-conversation.js';
@@ -35,6 +37,7 @@ export interface DispatcherOptions {
   domainRate: DomainRate;
   onCommand: () => void;
   onConnection: () => void;
+  onRcpts: (count: number) => void;
 }
 
 interface ServerQueue {
@@ -46,9 +49,11 @@ interface ServerQueue {
   cap: number;
   /** Sessions connecting that have not taken their first batch yet. */
   opening: number;
+  /** The same, for probe sessions. */
+  probeOpening: number;
   /** The server's TLS failed once: speak plain SMTP to it from now on. */
   isPlainOnly: boolean;
-  tasks: (() => Promise<void>)[];
+  probes: RcptJob[];
 }
 
 export class SessionDispatcher {
@@ -58,7 +63,10 @@ export class SessionDispatcher {
   private readonly stop = new AbortController();
   private rateTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: DispatcherOptions) {}
+  constructor(private readonly options: DispatcherOptions) {
+    // Every open session listens for the stop signal.
+    setMaxListeners(0, this.stop.signal);
+  }
 
   /** Queues a job at its current mail server. */
   enqueue(job: RcptJob): void {
@@ -72,12 +80,15 @@ export class SessionDispatcher {
     this.pump();
   }
 
-  /** Runs a task holding one session slot of the server. */
-  runExclusive<T>(target: SocketTarget, task: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queueFor(target).tasks.push(() => task().then(resolve, reject));
-      this.pump();
-    });
+  /** Queues a catch-all probe at its server, for a probe-only session. */
+  enqueueProbe(job: RcptJob): void {
+    const target = currentTarget(job);
+    if (!target) {
+      job.settle(noReachableServer());
+      return;
+    }
+    this.queueFor(target).probes.push(job);
+    this.pump();
   }
 
   close(): void {
@@ -97,8 +108,9 @@ export class SessionDispatcher {
         active: 0,
         cap: this.options.perHostConcurrency,
         opening: 0,
+        probeOpening: 0,
         isPlainOnly: false,
-        tasks: [],
+        probes: [],
       };
       this.queues.set(key, queue);
     }
@@ -111,9 +123,9 @@ export class SessionDispatcher {
 
     for (const queue of this.queues.values()) {
       while (this.active < concurrency && queue.active < queue.cap) {
-        const task = queue.tasks.shift();
-        if (task) this.start(queue, task);
-        else if (this.needsSession(queue)) this.start(queue, () => this.serve(queue));
+        const needsProbeSession = queue.probes.length > 0 && queue.probeOpening === 0;
+        if (needsProbeSession) this.start(queue, () => this.serve(queue, 'probes'));
+        else if (this.needsSession(queue)) this.start(queue, () => this.serve(queue, 'jobs'));
         else break;
       }
       if (this.active >= concurrency) break;
@@ -169,12 +181,13 @@ export class SessionDispatcher {
     }, Math.ceil(ms));
   }
 
-  private async serve(queue: ServerQueue): Promise<void> {
+  private async serve(queue: ServerQueue, kind: 'jobs' | 'probes'): Promise<void> {
     this.options.onConnection();
-    queue.opening += 1;
+    const counter = kind === 'probes' ? 'probeOpening' : 'opening';
+    queue[counter] += 1;
     let isOpening = true;
     const opened = () => {
-      if (isOpening) queue.opening -= 1;
+      if (isOpening) queue[counter] -= 1;
       isOpening = false;
     };
     const settings = {
@@ -184,11 +197,12 @@ export class SessionDispatcher {
     const end = await runSession({
       target: queue.target,
       settings,
-      queue: this.sessionQueue(queue, opened),
+      queue: kind === 'probes' ? this.probeQueue(queue, opened) : this.sessionQueue(queue, opened),
       opener: this.options.opener,
       logger: this.options.logger,
       signal: this.stop.signal,
       onCommand: this.options.onCommand,
+      onRcpts: this.options.onRcpts,
     });
     opened();
     if (end.kind === 'done' || this.isClosed) return;
@@ -208,7 +222,7 @@ export class SessionDispatcher {
       queue.cap = Math.max(1, queue.active - 1);
       return;
     }
-    const waiting = queue.jobs.splice(queue.head);
+    const waiting = [...queue.jobs.splice(queue.head), ...queue.probes.splice(0)];
     queue.head = 0;
     queue.jobs = [];
     if (isPassedOver(conversation)) {
@@ -239,6 +253,20 @@ export class SessionDispatcher {
     };
   }
 
+  private probeQueue(queue: ServerQueue, onFirstTake: () => void): SessionQueue {
+    return {
+      take: (max) => {
+        onFirstTake();
+        return queue.probes.splice(0, max);
+      },
+      size: () => queue.probes.length,
+      putBack: (jobs) => {
+        queue.probes.unshift(...jobs);
+      },
+      answer: (job, probe) => this.answer(job, probe),
+    };
+  }
+
   private take(queue: ServerQueue, max: number): RcptJob[] {
     const taken: RcptJob[] = [];
     const first = queue.jobs[queue.head];
@@ -262,7 +290,8 @@ export class SessionDispatcher {
   private answer(job: RcptJob, probe: MailboxProbe): void {
     const delays = this.options.retryDelays;
     const delay = delays[job.retriesDone];
-    if (delay === undefined || !isWorthRetrying(probe) || !probe.answeredBy) {
+    // A deferred catch-all probe is simply no answer, as on the single path.
+    if (delay === undefined || job.isProbe || !isWorthRetrying(probe) || !probe.answeredBy) {
       probe.evidence.attempts = Math.max(probe.evidence.attempts, job.attempts);
       job.settle(probe);
       return;

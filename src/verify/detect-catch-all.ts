@@ -50,7 +50,8 @@ export async function detectCatchAll(
   return isCatchAll;
 }
 
-function decideCatchAll(isAccepted: boolean, reason: string): boolean | null {
+/** What the answer for an address that cannot exist says about the domain. */
+export function decideCatchAll(isAccepted: boolean, reason: string): boolean | null {
   if (isAccepted) return true;
   if (reason === 'mailbox_not_found' || reason === 'mailbox_disabled') return false;
   return null;
