@@ -13,13 +13,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { lifetimesOf } from '../config.js';
 import { createBulkVerifier } from '../engine/bulk-verifier.js';
-import type { BulkVerifier } from '../engine/bulk-verifier.js';
+import type { BulkSettings, BulkVerifier } from '../engine/bulk-verifier.js';
 import type { CacheMode } from '../engine/stored-catch-all-memory.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { ResultStore } from '../store/store.js';
 import { createResolver } from '../verify/create-resolver.js';
 import { createSocks5Opener, createTcpOpener } from '../verify/open-socket.js';
 import { systemClock } from '../verify/types.js';
+import type { SocketOpener } from '../verify/types.js';
 
 /**
  * Longest wait for one DNS try. c-ares backs off between tries, so two
@@ -70,39 +71,18 @@ export function composeBulkVerifier(
   warnAboutIdentity(config, logger);
   const { store, discard } = openStore(config, cacheMode);
 
-  const verifier = createBulkVerifier(
-    {
-      heloName: config.heloName,
-      mailFrom: config.mailFrom,
-      smtpPort: config.smtpPort,
-      allowPrivateMx: config.allowPrivateMx,
-      greylistRetry: config.greylistRetry,
-      timeout: config.timeout,
-      startTls: config.startTls,
-      catchAllProbe: config.catchAllProbe,
-      concurrency: config.concurrency,
-      perHostConcurrency: config.perHostConcurrency,
-      maxRejectedPerSession: config.maxRejectedPerSession,
-      maxRecipientsPerEnvelope: RECIPIENTS_PER_ENVELOPE,
-      domainRate: config.domainRate,
-    },
-    {
-      resolver: createResolver({
-        servers: config.dnsServers,
-        timeoutMs: Math.min(DNS_TIMEOUT_MS, Math.ceil((config.timeout * 1000) / 3)),
-        tries: 2,
-      }),
-      opener: config.proxy ? createSocks5Opener(config.proxy) : createTcpOpener(),
-      clock: systemClock,
-      random: () => randomInt(0, 2 ** 32) / 2 ** 32,
-      logger,
-      store,
-      // With the cache off, results of this run are written to a scratch
-      // store (for lookups after the run) and old ones are never read.
-      cacheMode: cacheMode === 'off' ? 'refresh' : cacheMode,
-      catchAllLifetimeSeconds: config.ttlCatchAll,
-    },
-  );
+  const verifier = createBulkVerifier(bulkSettingsOf(config), {
+    resolver: resolverOf(config),
+    opener: openerOf(config),
+    clock: systemClock,
+    random: systemRandom,
+    logger,
+    store,
+    // With the cache off, results of this run are written to a scratch
+    // store (for lookups after the run) and old ones are never read.
+    cacheMode: cacheMode === 'off' ? 'refresh' : cacheMode,
+    catchAllLifetimeSeconds: config.ttlCatchAll,
+  });
 
   return {
     verifier,
@@ -113,6 +93,78 @@ export function composeBulkVerifier(
       discard();
     },
   };
+}
+
+export interface ServiceVerifierOptions {
+  /** The results part of the service's shared store. */
+  store: ResultStore;
+  /** Wraps the production socket opener, e.g. to count sessions. */
+  wrapOpener?: (opener: SocketOpener) => SocketOpener;
+}
+
+/** `refresh` makes a verifier that must not answer from the cache (re-verification). */
+export type ServiceCacheMode = Exclude<CacheMode, 'off'>;
+
+/**
+ * Bulk verifiers for the service, all over one store, resolver and opener;
+ * each call starts a fresh run (src/server/renewing-verifier.ts says why).
+ * With the cache off, results are still stored, for jobs and lookups, but
+ * never answered from.
+ */
+export function createServiceVerifierFactory(
+  config: Config,
+  logger: Logger,
+  options: ServiceVerifierOptions,
+): (cacheMode?: ServiceCacheMode) => BulkVerifier {
+  warnAboutIdentity(config, logger);
+  const resolver = resolverOf(config);
+  const opener = options.wrapOpener ? options.wrapOpener(openerOf(config)) : openerOf(config);
+
+  return (cacheMode) =>
+    createBulkVerifier(bulkSettingsOf(config), {
+      resolver,
+      opener,
+      clock: systemClock,
+      random: systemRandom,
+      logger,
+      store: options.store,
+      cacheMode: cacheMode ?? (config.cache ? 'use' : 'refresh'),
+      catchAllLifetimeSeconds: config.ttlCatchAll,
+    });
+}
+
+function bulkSettingsOf(config: Config): BulkSettings {
+  return {
+    heloName: config.heloName,
+    mailFrom: config.mailFrom,
+    smtpPort: config.smtpPort,
+    allowPrivateMx: config.allowPrivateMx,
+    greylistRetry: config.greylistRetry,
+    timeout: config.timeout,
+    startTls: config.startTls,
+    catchAllProbe: config.catchAllProbe,
+    concurrency: config.concurrency,
+    perHostConcurrency: config.perHostConcurrency,
+    maxRejectedPerSession: config.maxRejectedPerSession,
+    maxRecipientsPerEnvelope: RECIPIENTS_PER_ENVELOPE,
+    domainRate: config.domainRate,
+  };
+}
+
+function resolverOf(config: Config) {
+  return createResolver({
+    servers: config.dnsServers,
+    timeoutMs: Math.min(DNS_TIMEOUT_MS, Math.ceil((config.timeout * 1000) / 3)),
+    tries: 2,
+  });
+}
+
+function openerOf(config: Config): SocketOpener {
+  return config.proxy ? createSocks5Opener(config.proxy) : createTcpOpener();
+}
+
+function systemRandom(): number {
+  return randomInt(0, 2 ** 32) / 2 ** 32;
 }
 
 function openStore(config: Config, cacheMode: CacheMode) {

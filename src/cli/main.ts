@@ -15,6 +15,8 @@ import type { CommandIo } from './check-command.js';
 import { CommandExit, EXIT_INTERRUPTED } from './command-exit.js';
 import { createDoctorCommand } from './doctor-command.js';
 import { createFileCommand } from './file-command.js';
+import { createKeysCommand } from './keys-command.js';
+import { createServeCommand } from './serve-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -28,7 +30,13 @@ export function createProgram(io: CommandIo): Command {
     .showHelpAfterError()
     .configureOutput({ writeOut: (text) => io.stdout.write(text) });
 
-  const commands = [createCheckCommand(io), createFileCommand(io), createDoctorCommand(io)];
+  const commands = [
+    createCheckCommand(io),
+    createFileCommand(io),
+    createDoctorCommand(io),
+    createServeCommand(io),
+    createKeysCommand(io),
+  ];
   for (const command of commands) {
     program.addCommand(command.exitOverride());
   }

@@ -3,11 +3,20 @@
  * better-sqlite3 is synchronous; the interface stays asynchronous so that a
  * server database can stand behind it without changing a caller.
  */
+import type { Statement } from 'better-sqlite3';
+
 import { migrate, openSqlite } from './sqlite-database.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 
 import type { VerificationResult } from '../verify/types.js';
-import type { DomainFact, DomainFactKind, Lifetimes, ResultStore, StoredResult } from './store.js';
+import type {
+  DomainFact,
+  DomainFactKind,
+  ExpiredResult,
+  Lifetimes,
+  ResultStore,
+  StoredResult,
+} from './store.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE results (
@@ -24,6 +33,7 @@ const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL,
      PRIMARY KEY (domain, kind)
    );`,
+  'CREATE INDEX results_by_expiry ON results (expires_at);',
 ];
 
 export interface SqliteStoreOptions {
@@ -37,6 +47,8 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements ResultStore {
   readonly db: SqliteDatabase;
   private readonly lifetimes: Lifetimes;
+  /** Prepared once: preparing costs more than most of these queries. */
+  private readonly statements = new Map<string, Statement>();
   private readonly ownsDb: boolean;
 
   constructor(options: SqliteStoreOptions) {
@@ -48,9 +60,9 @@ export class SqliteStore implements ResultStore {
   }
 
   async getResult(normalized: string): Promise<StoredResult | null> {
-    const row = this.db
-      .prepare('SELECT body, stored_at, expires_at FROM results WHERE address = ?')
-      .get(normalized) as { body: string; stored_at: number; expires_at: number } | undefined;
+    const row = this.statement(
+      'SELECT body, stored_at, expires_at FROM results WHERE address = ?',
+    ).get(normalized) as { body: string; stored_at: number; expires_at: number } | undefined;
     if (!row) return null;
 
     return {
@@ -65,7 +77,7 @@ export class SqliteStore implements ResultStore {
     const keepDefinite =
       result.verdict === 'unknown' ? "AND (verdict = 'unknown' OR expires_at <= @now)" : '';
 
-    const upsert = this.db.prepare(
+    const upsert = this.statement(
       `INSERT INTO results (address, verdict, body, stored_at, expires_at)
        VALUES (@address, @verdict, @body, @now, @expiresAt)
        ON CONFLICT (address) DO UPDATE SET
@@ -83,27 +95,51 @@ export class SqliteStore implements ResultStore {
     return change.changes > 0;
   }
 
+  async listExpired(now: number, limit: number): Promise<ExpiredResult[]> {
+    const rows = this.statement(
+      `SELECT address, body, stored_at, expires_at FROM results
+         WHERE expires_at <= ? ORDER BY expires_at, address LIMIT ?`,
+    ).all(now, Math.max(0, Math.floor(limit))) as {
+      address: string;
+      body: string;
+      stored_at: number;
+      expires_at: number;
+    }[];
+
+    return rows.map((row) => ({
+      address: row.address,
+      result: JSON.parse(row.body) as VerificationResult,
+      storedAt: row.stored_at,
+      expiresAt: row.expires_at,
+    }));
+  }
+
   async getDomainFact(
     domain: string,
     kind: DomainFactKind,
     now: number,
   ): Promise<DomainFact | null> {
-    const row = this.db
-      .prepare(
-        'SELECT value, expires_at FROM domain_facts WHERE domain = ? AND kind = ? AND expires_at > ?',
-      )
-      .get(domain, kind, now) as { value: number; expires_at: number } | undefined;
+    const row = this.statement(
+      'SELECT value, expires_at FROM domain_facts WHERE domain = ? AND kind = ? AND expires_at > ?',
+    ).get(domain, kind, now) as { value: number; expires_at: number } | undefined;
     return row ? { value: row.value === 1, expiresAt: row.expires_at } : null;
   }
 
   async putDomainFact(domain: string, kind: DomainFactKind, fact: DomainFact): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO domain_facts (domain, kind, value, expires_at) VALUES (?, ?, ?, ?)
+    this.statement(
+      `INSERT INTO domain_facts (domain, kind, value, expires_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (domain, kind) DO UPDATE SET
            value = excluded.value, expires_at = excluded.expires_at`,
-      )
-      .run(domain, kind, fact.value ? 1 : 0, fact.expiresAt);
+    ).run(domain, kind, fact.value ? 1 : 0, fact.expiresAt);
+  }
+
+  private statement(sql: string): Statement {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
   }
 
   /** Closes the database if this store opened it. */

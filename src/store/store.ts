@@ -13,6 +13,11 @@ export interface StoredResult {
   expiresAt: number;
 }
 
+/** An expired result and the address it is stored under. */
+export interface ExpiredResult extends StoredResult {
+  address: string;
+}
+
 export type DomainFactKind = 'catch_all';
 
 export interface DomainFact {
@@ -30,6 +35,12 @@ export interface ResultStore {
    * one is already stored: a passing fault must not erase a known fact.
    */
   putResult(normalized: string, result: VerificationResult, now: number): Promise<boolean>;
+
+  /**
+   * Up to `limit` results whose lifetime ended at or before `now`, the
+   * longest expired first: what a re-verification pass works through.
+   */
+  listExpired(now: number, limit: number): Promise<ExpiredResult[]>;
 
   getDomainFact(domain: string, kind: DomainFactKind, now: number): Promise<DomainFact | null>;
   putDomainFact(domain: string, kind: DomainFactKind, fact: DomainFact): Promise<void>;

@@ -91,6 +91,24 @@ describe('SqliteStore', () => {
     expect(await store.getDomainFact('example.net', 'catch_all', 100)).toBeNull();
   });
 
+  it('lists expired results, the longest expired first, up to the limit', async () => {
+    const store = openStore();
+    await store.putResult('ann@example.net', resultWith('unknown', 'timeout'), 0);
+    await store.putResult('bob@example.net', resultWith('risky', 'catch_all'), 0);
+    await store.putResult('cy@example.net', resultWith('unknown', 'timeout'), 1_000);
+    const now = HOUR * 1000 + 1_000;
+
+    const expired = await store.listExpired(now, 10);
+    expect(expired.map((entry) => entry.address)).toEqual(['ann@example.net', 'cy@example.net']);
+    expect(expired[0]?.expiresAt).toBe(HOUR * 1000);
+    expect(expired[0]?.result.reason).toBe('timeout');
+
+    expect((await store.listExpired(now, 1)).map((entry) => entry.address)).toEqual([
+      'ann@example.net',
+    ]);
+    expect(await store.listExpired(HOUR * 1000 - 1, 10)).toEqual([]);
+  });
+
   it('creates its folder and keeps results across reopening the file', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'mailverify-store-'));
     folders.push(folder);
