@@ -15,6 +15,7 @@ import type { CommandIo } from './check-command.js';
 import { CommandExit, EXIT_INTERRUPTED } from './command-exit.js';
 import { createDoctorCommand } from './doctor-command.js';
 import { createFileCommand } from './file-command.js';
+import { needsHeapLimit, runWithHeapLimit } from './run-with-heap-limit.js';
 import { createKeysCommand } from './keys-command.js';
 import { createServeCommand } from './serve-command.js';
 
@@ -92,6 +93,11 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  const io = { stdin: process.stdin, stdout: process.stdout, env: process.env };
-  process.exitCode = await run(process.argv.slice(2), io);
+  const args = process.argv.slice(2);
+  if (needsHeapLimit(args, process.env)) {
+    process.exitCode = await runWithHeapLimit(process.argv[1]!, args);
+  } else {
+    const io = { stdin: process.stdin, stdout: process.stdout, env: process.env };
+    process.exitCode = await run(args, io);
+  }
 }
