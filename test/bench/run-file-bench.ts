@@ -225,16 +225,31 @@ function withoutMailverifySettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   );
 }
 
-/** VmHWM is the kernel's own high-water mark of the resident set (proc(5)). */
+/**
+ * VmHWM is the kernel's own high-water mark of the resident set (proc(5)).
+ * `mailverify file` hands its work to a heap-limited child process, so the
+ * marks of the whole process tree are added up: an upper bound of the peak.
+ */
 function readPeakRss(pid: number): number | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kilobytes = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-    return kilobytes === undefined ? null : Number(kilobytes) * 1024;
-  } catch {
-    return null;
+  let total = 0;
+  const pending = [pid];
+  for (let seen = 0; pending.length > 0 && seen < MAX_TREE_PROCESSES; seen += 1) {
+    const current = pending.pop()!;
+    try {
+      const status = readFileSync(`/proc/${current}/status`, 'utf8');
+      const kilobytes = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+      if (kilobytes !== undefined) total += Number(kilobytes) * 1024;
+      const children = readFileSync(`/proc/${current}/task/${current}/children`, 'utf8');
+      pending.push(...children.trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      if (current === pid) return null;
+    }
   }
+  return total;
 }
+
+/** Processes looked at in the tree: the command and its child. */
+const MAX_TREE_PROCESSES = 16;
 
 interface Verified {
   rows: number;
