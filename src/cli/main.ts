@@ -15,7 +15,6 @@ import type { CommandIo } from './check-command.js';
 import { CommandExit, EXIT_INTERRUPTED } from './command-exit.js';
 import { createDoctorCommand } from './doctor-command.js';
 import { createFileCommand } from './file-command.js';
-import { needsHeapLimit, runWithHeapLimit } from './run-with-heap-limit.js';
 import { createKeysCommand } from './keys-command.js';
 import { createServeCommand } from './serve-command.js';
 
@@ -92,12 +91,9 @@ function isEntryPoint(): boolean {
   return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
 }
 
+// Run directly (`node dist/src/cli/main.js`), the command runs in this
+// process whatever it is; the `mailverify` executable is bin.ts.
 if (isEntryPoint()) {
-  const args = process.argv.slice(2);
-  if (needsHeapLimit(args, process.env)) {
-    process.exitCode = await runWithHeapLimit(process.argv[1]!, args);
-  } else {
-    const io = { stdin: process.stdin, stdout: process.stdout, env: process.env };
-    process.exitCode = await run(args, io);
-  }
+  const io = { stdin: process.stdin, stdout: process.stdout, env: process.env };
+  process.exitCode = await run(process.argv.slice(2), io);
 }

@@ -26,7 +26,7 @@ import type { BenchWorld } from './bench-world.js';
 import { splitCsvLine } from './split-csv-line.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
 
 const TARGET_PEAK_RSS_BYTES = 300 * 1024 * 1024;
 const RUN_TIMEOUT_MS = 3 * 60 * 60_000;

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { needsHeapLimit } from '../../src/cli/run-with-heap-limit.js';
 
 const run = promisify(execFile);
-const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
+const CLI = new URL('../../dist/src/cli/bin.js', import.meta.url).pathname;
 
 function cleanEnv(): NodeJS.ProcessEnv {
   const entries = Object.entries(process.env).filter(
