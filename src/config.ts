@@ -57,6 +57,20 @@ const schema = z.object({
   shutdownGrace: seconds,
   timezone: z.string().min(1),
   schedules: z.preprocess(parseJsonText, z.array(scheduleSchema())),
+  googleServiceAccountFile: z.string(),
+  googleServiceAccountJson: z.string(),
+  googleClientId: z.string(),
+  googleClientSecret: z.string(),
+  googleRefreshToken: z.string(),
+  googleAccessToken: z.string(),
+  googleSheetsRootUrl: z.url({ protocol: /^https?$/ }),
+  hubspotAccessToken: z.string(),
+  hubspotBaseUrl: z.url({ protocol: /^https?$/ }),
+  hubspotClientId: z.string(),
+  hubspotClientSecret: z.string(),
+  hubspotTokenKey: z.string().regex(/^([0-9a-fA-F]{64})?$/, 'must be 64 hex digits (32 bytes)'),
+  hubspotPublicUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  hubspotTrustHardBounces: flag,
 });
 
 /** One scheduled task: a name, a cron expression and what to run. */
@@ -204,6 +218,67 @@ export const OPTIONS: readonly OptionSpec[] = [
     null,
     '[]',
     'Scheduled tasks as JSON: [{"name","cron","task","timezone","options"}].',
+  ),
+  option(
+    'googleServiceAccountFile',
+    null,
+    '',
+    'Google service account JSON key file for the Sheets connector.',
+  ),
+  option('googleServiceAccountJson', null, '', 'The same key as JSON text (wins over the file).'),
+  option('googleClientId', null, '', 'OAuth client id, for a Google refresh token.'),
+  option('googleClientSecret', null, '', 'OAuth client secret, for a Google refresh token.'),
+  option('googleRefreshToken', null, '', 'OAuth refresh token with the spreadsheets scope.'),
+  {
+    ...option('googleAccessToken', null, '', 'A ready Google access token (not refreshed).'),
+    env: 'GOOGLE_ACCESS_TOKEN',
+  },
+  {
+    ...option(
+      'googleSheetsRootUrl',
+      null,
+      'https://sheets.googleapis.com/',
+      'Root URL of the Sheets API (a proxy or a stand-in).',
+    ),
+    env: 'GOOGLE_SHEETS_ROOT_URL',
+  },
+  {
+    ...option('hubspotAccessToken', null, '', 'HubSpot private-app access token (one portal).'),
+    env: 'HUBSPOT_ACCESS_TOKEN',
+  },
+  {
+    ...option(
+      'hubspotBaseUrl',
+      null,
+      'https://api.hubapi.com',
+      'Base URL of the HubSpot API (a proxy or a stand-in).',
+    ),
+    env: 'HUBSPOT_BASE_URL',
+  },
+  option('hubspotClientId', null, '', 'HubSpot public app client id, for OAuth installs.'),
+  option(
+    'hubspotClientSecret',
+    null,
+    '',
+    'HubSpot app client secret: signs webhooks and workflow actions, and OAuth.',
+  ),
+  option(
+    'hubspotTokenKey',
+    null,
+    '',
+    'AES-256-GCM key (64 hex digits) that encrypts stored HubSpot refresh tokens.',
+  ),
+  option(
+    'hubspotPublicUrl',
+    null,
+    '',
+    'Public base URL HubSpot calls (webhook signatures and the OAuth redirect).',
+  ),
+  option(
+    'hubspotTrustHardBounces',
+    null,
+    'true',
+    'Record contacts HubSpot marks as hard-bounced as undeliverable without SMTP.',
   ),
 ];
 

@@ -15,8 +15,10 @@ import type { CommandIo } from './check-command.js';
 import { CommandExit, EXIT_INTERRUPTED } from './command-exit.js';
 import { createDoctorCommand } from './doctor-command.js';
 import { createFileCommand } from './file-command.js';
+import { createHubspotCommand } from './hubspot-command.js';
 import { createKeysCommand } from './keys-command.js';
 import { createServeCommand } from './serve-command.js';
+import { createSheetsCommand } from './sheets-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -36,6 +38,8 @@ export function createProgram(io: CommandIo): Command {
     createDoctorCommand(io),
     createServeCommand(io),
     createKeysCommand(io),
+    createHubspotCommand(io),
+    createSheetsCommand(io),
   ];
   for (const command of commands) {
     program.addCommand(command.exitOverride());

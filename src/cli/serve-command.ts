@@ -19,6 +19,7 @@ import { lifetimesOf, loadConfig } from '../config.js';
 import type { Config, ConfigKey } from '../config.js';
 import type { BulkVerifier } from '../engine/bulk-verifier.js';
 import { createReverifyTask } from '../scheduler/reverify-task.js';
+import { createSheetsSyncTask } from '../scheduler/sheets-sync-task.js';
 import type { OpenedVerifier } from '../scheduler/reverify-task.js';
 import { createScheduler } from '../scheduler/scheduler.js';
 import { createApp } from '../server/create-app.js';
@@ -38,11 +39,14 @@ import type { SqliteDatabase } from '../store/sqlite-database.js';
 import { SqliteJobStore } from '../store/sqlite-job-store.js';
 import { SqliteKeyStore } from '../store/sqlite-key-store.js';
 import { SqliteScheduleStore } from '../store/sqlite-schedule-store.js';
+import { SqliteSheetStore } from '../store/sqlite-sheet-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { systemClock } from '../verify/types.js';
 import type { CommandIo } from './check-command.js';
 import { CommandExit } from './command-exit.js';
 import { createLogger, createServiceVerifierFactory } from './compose.js';
+import { composeHubspot } from './compose-hubspot.js';
+import { connectSheets } from './compose-sheets.js';
 import { addVerificationOptions, readOverrides } from './verification-options.js';
 
 /**
@@ -116,6 +120,8 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
   const keys = new SqliteKeyStore({ db });
   const jobs = new SqliteJobStore({ db });
   const schedules = new SqliteScheduleStore(db);
+  const sheetStates = new SqliteSheetStore(db);
+  let sheetsConnection: ReturnType<typeof connectSheets> | undefined;
   const metrics = createMetrics();
   metrics.watchQueueDepth(async () => (await jobs.queueDepth()).items);
 
@@ -151,6 +157,12 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
     // Half the grace for verifications in flight, the rest for the others.
     drainMs: (config.shutdownGrace * 1000) / 2,
   });
+  const hubspot = composeHubspot(config, logger, {
+    db,
+    verifier,
+    openVerifier: () => countAnswers(newVerifier(), metrics),
+    clock,
+  });
   const scheduler = createScheduler({
     schedules: config.schedules,
     timezone: config.timezone,
@@ -159,6 +171,15 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
         results,
         openVerifier: () => countAnswers(newVerifier('refresh'), metrics),
         clock,
+      }),
+      'hubspot-sync': hubspot.syncTask,
+      'sheets-sync': createSheetsSyncTask({
+        // One connection, so one request limiter, for every run of the process.
+        connect: () => (sheetsConnection ??= connectSheets(config, logger)),
+        openVerifier: () => countAnswers(newVerifier(), metrics),
+        store: sheetStates,
+        lifetimes: lifetimesOf(config),
+        now: () => clock.now(),
       }),
     },
     store: schedules,
@@ -183,6 +204,7 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
     jobsRouter: createJobsRouter({ jobs, runner, config, clock }),
     schedulesRouter: createSchedulesRouter({ scheduler }),
     openapi: loadOpenApiDocument(),
+    hubspotRouter: hubspot.router,
   });
   const server = createServer(app);
 
@@ -193,6 +215,7 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
       quota.start();
       runner.start();
       scheduler.start();
+      hubspot.start();
       const url = urlOf(server);
       logger.info({ url, workerId }, 'service listening');
       return url;

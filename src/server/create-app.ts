@@ -1,8 +1,9 @@
 /**
  * The HTTP service as an express app, built from its dependencies so that
  * tests run it in-process. Order of the chain: request id and logging,
- * the operations routes, then /v1 (API key, rate limit, JSON body, routes),
- * then not-found and the error answer.
+ * the operations routes, the HubSpot routes (raw body, signed by HubSpot),
+ * then /v1 (API key, rate limit, JSON body, routes), then not-found and the
+ * error answer.
  *
  * Bodies: /v1 parses `application/json` up to `maxBodyBytes` (after the
  * key check, so strangers cannot make us parse). Other content types are
@@ -54,12 +55,19 @@ export interface AppDeps {
   schedulesRouter: Router;
   /** The parsed OpenAPI document, served at /openapi.json. */
   openapi: unknown;
+  /**
+   * The routes HubSpot calls under /hubspot, signed by HubSpot rather than
+   * keyed by us; they get the raw body to check the signature on.
+   */
+  hubspotRouter?: Router;
 }
 
 /** Bursts of twice the per-second rate (the documented meaning of apiRateLimit). */
 const BURST_FACTOR = 2;
 /** A stopped service is usually back within seconds of a restart. */
 const RETRY_AFTER_SECONDS = 5;
+/** HubSpot sends at most 100 webhook events (a few tens of KB) per request. */
+const HUBSPOT_MAX_BODY_BYTES = 1024 * 1024;
 
 export function createApp(deps: AppDeps): Application {
   const { config, logger, metrics, clock } = deps;
@@ -77,6 +85,11 @@ export function createApp(deps: AppDeps): Application {
   app.use(
     createOperationsRouter({ metrics, isReady: deps.isReady, isStopping, openapi: deps.openapi }),
   );
+
+  if (deps.hubspotRouter) {
+    app.use('/hubspot', express.raw({ type: () => true, limit: HUBSPOT_MAX_BODY_BYTES }));
+    app.use(deps.hubspotRouter);
+  }
 
   const v1 = express.Router();
   v1.use(refuseWhenStopping(isStopping));

@@ -1,0 +1,134 @@
+/**
+ * The "Verify email" custom workflow action. HubSpot waits a few seconds
+ * for an answer; a result known by then is answered at once, otherwise the
+ * action answers BLOCK and completes later through the callbacks API.
+ * Retries of one callback id share one verification and one completion.
+ * https://developers.hubspot.com/docs/api/automation/custom-workflow-actions
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+
+import type { BulkVerifier, Clock, VerificationResult } from '../../src/index.js';
+import type { PortalRegistry } from './portal-registry.js';
+import { answerOf } from './provision-properties.js';
+
+/** Kept in step with manifest/hubspot (a test checks it). */
+export const ACTION_OUTPUT_FIELDS = ['status', 'reason', 'score'] as const;
+export const ACTION_INPUT_FIELD = 'email';
+
+/** Well under HubSpot's timeout for an action's answer. */
+const ANSWER_WITHIN_MS = 3_000;
+/** A blocked action waits this long (ISO 8601 duration) before HubSpot gives up. */
+const BLOCK_EXPIRATION = 'P1D';
+const MAX_REMEMBERED = 10_000;
+
+const requestSchema = z.looseObject({
+  callbackId: z.string().min(1).max(200),
+  origin: z.looseObject({ portalId: z.union([z.number(), z.string()]) }),
+  object: z
+    .looseObject({ properties: z.record(z.string(), z.string().nullable()).optional() })
+    .optional(),
+  inputFields: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type ActionAnswer = { ok: true; body: unknown } | { ok: false; problem: string };
+
+export interface WorkflowAction {
+  handle(body: unknown): Promise<ActionAnswer>;
+}
+
+export interface WorkflowActionDeps {
+  verifier: Pick<BulkVerifier, 'verify'>;
+  registry: PortalRegistry;
+  clock: Clock;
+  logger: Logger;
+  answerWithinMs?: number;
+}
+
+interface Execution {
+  result: Promise<VerificationResult>;
+  isCompletionSent: boolean;
+}
+
+export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
+  // TODO: callback ids live in memory only: a retry after a restart verifies
+  // again (the cache usually answers) and may complete the callback twice.
+  const executions = new Map<string, Execution>();
+  const answerWithinMs = deps.answerWithinMs ?? ANSWER_WITHIN_MS;
+
+  const executionOf = (callbackId: string, email: string) => {
+    let execution = executions.get(callbackId);
+    if (!execution) {
+      execution = { result: deps.verifier.verify(email), isCompletionSent: false };
+      executions.set(callbackId, execution);
+      if (executions.size > MAX_REMEMBERED) {
+        executions.delete(executions.keys().next().value as string);
+      }
+    }
+    return execution;
+  };
+
+  return {
+    async handle(body) {
+      const parsed = requestSchema.safeParse(body);
+      if (!parsed.success) return { ok: false, problem: 'not a workflow action request' };
+      const request = parsed.data;
+      const email = String(
+        request.inputFields?.[ACTION_INPUT_FIELD] ?? request.object?.properties?.email ?? '',
+      );
+
+      const execution = executionOf(request.callbackId, email);
+      const result = await Promise.race([
+        execution.result,
+        deps.clock.sleep(answerWithinMs).then(() => null),
+      ]);
+      if (result) return { ok: true, body: { outputFields: outputFieldsOf(result) } };
+
+      if (!execution.isCompletionSent) {
+        execution.isCompletionSent = true;
+        void completeLater(deps, String(request.origin.portalId), request.callbackId, execution);
+      }
+      const outputFields = {
+        hs_execution_state: 'BLOCK',
+        hs_expiration_duration: BLOCK_EXPIRATION,
+      };
+      return { ok: true, body: { outputFields } };
+    },
+  };
+}
+
+function outputFieldsOf(result: VerificationResult) {
+  return {
+    status: result.verdict,
+    reason: result.reason,
+    score: result.score,
+    hs_execution_state: 'SUCCESS',
+  };
+}
+
+async function completeLater(
+  deps: WorkflowActionDeps,
+  portalId: string,
+  callbackId: string,
+  execution: Execution,
+): Promise<void> {
+  try {
+    const result = await execution.result;
+    const portal = await deps.registry.connect(portalId);
+    if (!portal) {
+      deps.logger.warn({ portalId, callbackId }, 'workflow action: portal not connected');
+      return;
+    }
+    await portal.limiter.call('standard', () =>
+      answerOf(
+        portal.client.automation.actions.callbacksApi.completeWithHttpInfo(callbackId, {
+          outputFields: outputFieldsOf(result) as unknown as Record<string, string>,
+        }),
+      ),
+    );
+  } catch (error) {
+    // HubSpot fails the blocked action at its expiration; the log says why.
+    execution.isCompletionSent = false;
+    deps.logger.error({ err: error, portalId, callbackId }, 'workflow action completion failed');
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * What the HubSpot connector keeps: one sync cursor per portal, webhook
+ * event ids already handled, contacts queued by webhooks, and OAuth
+ * tokens (the refresh token only ever encrypted, by the caller).
+ */
+export interface HubspotCursor {
+  /** Contacts modified at or after this time (epoch ms) are fetched next. */
+  since: number;
+}
+
+export interface StoredPortalTokens {
+  portalId: string;
+  /** AES-256-GCM sealed, as produced by the connector; never plain. */
+  sealedRefreshToken: string;
+  accessToken: string;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+export interface HubspotStore {
+  getCursor(portalId: string): Promise<HubspotCursor | null>;
+  saveCursor(portalId: string, cursor: HubspotCursor): Promise<void>;
+  /** Records the ids; answers those seen for the first time. */
+  claimEvents(eventIds: string[], now: number): Promise<Set<string>>;
+  /** Forgets event ids older than `before` (HubSpot retries for a day at most). */
+  pruneEvents(before: number): Promise<void>;
+  queueContacts(portalId: string, contactIds: string[], now: number): Promise<void>;
+  /** Up to `limit` queued contacts of the portal, oldest first. */
+  listQueued(portalId: string, limit: number): Promise<string[]>;
+  dequeueContacts(portalId: string, contactIds: string[]): Promise<void>;
+  /** Portals with queued contacts. */
+  listQueuedPortals(): Promise<string[]>;
+  saveTokens(tokens: StoredPortalTokens): Promise<void>;
+  getTokens(portalId: string): Promise<StoredPortalTokens | null>;
+  listPortals(): Promise<string[]>;
+}

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+
+import { openSqlite } from '../../src/store/sqlite-database.js';
+import { SqliteHubspotStore } from '../../src/store/sqlite-hubspot-store.js';
+
+function openStore() {
+  return new SqliteHubspotStore(openSqlite(':memory:'));
+}
+
+describe('SqliteHubspotStore', () => {
+  it('keeps one cursor per portal and replaces it', async () => {
+    const store = openStore();
+    expect(await store.getCursor('1')).toBeNull();
+    await store.saveCursor('1', { since: 10 });
+    await store.saveCursor('1', { since: 20 });
+    await store.saveCursor('2', { since: 5 });
+    expect(await store.getCursor('1')).toEqual({ since: 20 });
+    expect(await store.getCursor('2')).toEqual({ since: 5 });
+  });
+
+  it('claims each event id once, and forgets old ones when pruned', async () => {
+    const store = openStore();
+    expect([...(await store.claimEvents(['a', 'b'], 100))]).toEqual(['a', 'b']);
+    expect([...(await store.claimEvents(['b', 'c'], 200))]).toEqual(['c']);
+    await store.pruneEvents(150);
+    expect([...(await store.claimEvents(['a', 'c'], 300))]).toEqual(['a']);
+  });
+
+  it('queues contacts once per portal, oldest first, until dequeued', async () => {
+    const store = openStore();
+    await store.queueContacts('1', ['7', '3'], 100);
+    await store.queueContacts('1', ['7', '9'], 200);
+    await store.queueContacts('2', ['4'], 150);
+    expect(await store.listQueued('1', 10)).toEqual(['3', '7', '9']);
+    expect((await store.listQueuedPortals()).sort()).toEqual(['1', '2']);
+
+    await store.dequeueContacts('1', ['3', '7', '9']);
+    expect(await store.listQueued('1', 10)).toEqual([]);
+    expect(await store.listQueuedPortals()).toEqual(['2']);
+  });
+
+  it('stores the tokens of each installed portal', async () => {
+    const store = openStore();
+    const tokens = {
+      portalId: '62515',
+      sealedRefreshToken: 'v1.x',
+      accessToken: 'a',
+      expiresAt: 9,
+    };
+    await store.saveTokens(tokens);
+    await store.saveTokens({ ...tokens, accessToken: 'b' });
+    expect(await store.getTokens('62515')).toEqual({ ...tokens, accessToken: 'b' });
+    expect(await store.getTokens('1')).toBeNull();
+    expect(await store.listPortals()).toEqual(['62515']);
+  });
+});
