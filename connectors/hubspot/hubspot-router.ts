@@ -102,7 +102,7 @@ export function createHubspotRouter(deps: HubspotRouterDeps): Router {
       return invalid(res, 'code and state are required');
     }
     if (!isValidState(state, deps.oauth.clientSecret, deps.clock)) {
-      return refuse(res, deps.logger, 'mismatch');
+      return refuseState(res, deps.logger);
     }
     const portalId = await completeInstall(deps.oauth, code, deps);
     deps.logger.info({ portalId }, 'hubspot portal installed');
@@ -160,6 +160,13 @@ function refuse(res: Response, logger: Logger, check: string) {
   res.status(401).json({
     error: { code: 'unauthorized', message: `HubSpot signature ${check}`, details: null },
   });
+}
+
+/** Not the signature check: the install did not start here, or not recently. */
+function refuseState(res: Response, logger: Logger) {
+  logger.warn('hubspot install refused: OAuth state');
+  const message = `the OAuth state is forged or expired: start again at ${INSTALL_PATH}`;
+  res.status(403).json({ error: { code: 'forbidden', message, details: null } });
 }
 
 function invalid(res: Response, message: string) {

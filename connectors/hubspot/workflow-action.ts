@@ -2,13 +2,14 @@
  * The "Verify email" custom workflow action. HubSpot waits a few seconds
  * for an answer; a result known by then is answered at once, otherwise the
  * action answers BLOCK and completes later through the callbacks API.
- * Retries of one callback id share one verification and one completion.
+ * Retries of one callback id share one verification and one completion, also
+ * across restarts and processes: the store remembers the callback ids.
  * https://developers.hubspot.com/docs/api/automation/custom-workflow-actions
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
-import type { BulkVerifier, Clock, VerificationResult } from '../../src/index.js';
+import type { BulkVerifier, Clock, HubspotStore, VerificationResult } from '../../src/index.js';
 import type { PortalRegistry } from './portal-registry.js';
 import { answerOf } from './provision-properties.js';
 
@@ -21,6 +22,8 @@ const ANSWER_WITHIN_MS = 3_000;
 /** A blocked action waits this long (ISO 8601 duration) before HubSpot gives up. */
 const BLOCK_EXPIRATION = 'P1D';
 const MAX_REMEMBERED = 10_000;
+/** Callback ids are kept twice as long as a blocked action waits. */
+const CALLBACK_MEMORY_MS = 2 * 86_400_000;
 
 const requestSchema = z.looseObject({
   callbackId: z.string().min(1).max(200),
@@ -40,27 +43,29 @@ export interface WorkflowAction {
 export interface WorkflowActionDeps {
   verifier: Pick<BulkVerifier, 'verify'>;
   registry: PortalRegistry;
+  store: Pick<HubspotStore, 'acceptCallback' | 'completeCallback' | 'pruneCallbacks'>;
   clock: Clock;
   logger: Logger;
   answerWithinMs?: number;
 }
 
 interface Execution {
-  result: Promise<VerificationResult>;
+  /** Null when the callback was accepted before, by another process or run. */
+  result: Promise<VerificationResult | null>;
   isCompletionSent: boolean;
 }
 
 export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
-  // TODO: callback ids live in memory only: a retry after a restart verifies
-  // again (the cache usually answers) and may complete the callback twice.
   const executions = new Map<string, Execution>();
   const answerWithinMs = deps.answerWithinMs ?? ANSWER_WITHIN_MS;
 
   const executionOf = (callbackId: string, email: string) => {
     let execution = executions.get(callbackId);
     if (!execution) {
-      execution = { result: deps.verifier.verify(email), isCompletionSent: false };
+      execution = { result: verifyOnce(deps, callbackId, email), isCompletionSent: false };
       executions.set(callbackId, execution);
+      // A failed start is forgotten here; the stored id still stops a second run.
+      execution.result.catch(() => executions.delete(callbackId));
       if (executions.size > MAX_REMEMBERED) {
         executions.delete(executions.keys().next().value as string);
       }
@@ -80,21 +85,53 @@ export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
       const execution = executionOf(request.callbackId, email);
       const result = await Promise.race([
         execution.result,
-        deps.clock.sleep(answerWithinMs).then(() => null),
+        deps.clock.sleep(answerWithinMs).then(() => 'late' as const),
       ]);
-      if (result) return { ok: true, body: { outputFields: outputFieldsOf(result) } };
+      if (result === null) return { ok: true, body: blockedAnswer() };
+      if (result !== 'late') {
+        await markCompleted(deps, request.callbackId);
+        return { ok: true, body: { outputFields: outputFieldsOf(result) } };
+      }
 
       if (!execution.isCompletionSent) {
         execution.isCompletionSent = true;
         void completeLater(deps, String(request.origin.portalId), request.callbackId, execution);
       }
-      const outputFields = {
-        hs_execution_state: 'BLOCK',
-        hs_expiration_duration: BLOCK_EXPIRATION,
-      };
-      return { ok: true, body: { outputFields } };
+      return { ok: true, body: blockedAnswer() };
     },
   };
+}
+
+/**
+ * Verifies unless the store already knows the callback id: a HubSpot retry
+ * after a restart, or one that reached another process sharing the store.
+ */
+async function verifyOnce(
+  deps: WorkflowActionDeps,
+  callbackId: string,
+  email: string,
+): Promise<VerificationResult | null> {
+  const now = deps.clock.now();
+  const earlier = await deps.store.acceptCallback(callbackId, now);
+  if (earlier !== null) {
+    // TODO: a callback accepted by a process that ended before sending the
+    // result is never completed: HubSpot fails the action at its expiration.
+    deps.logger.info({ callbackId, earlier }, 'workflow action: callback already accepted');
+    return null;
+  }
+
+  deps.store.pruneCallbacks(now - CALLBACK_MEMORY_MS).catch((error: unknown) => {
+    deps.logger.warn({ err: error }, 'hubspot callback ids not pruned');
+  });
+  return deps.verifier.verify(email);
+}
+
+function blockedAnswer() {
+  const outputFields = {
+    hs_execution_state: 'BLOCK',
+    hs_expiration_duration: BLOCK_EXPIRATION,
+  };
+  return { outputFields };
 }
 
 function outputFieldsOf(result: VerificationResult) {
@@ -114,6 +151,7 @@ async function completeLater(
 ): Promise<void> {
   try {
     const result = await execution.result;
+    if (!result) return;
     const portal = await deps.registry.connect(portalId);
     if (!portal) {
       deps.logger.warn({ portalId, callbackId }, 'workflow action: portal not connected');
@@ -130,5 +168,15 @@ async function completeLater(
     // HubSpot fails the blocked action at its expiration; the log says why.
     execution.isCompletionSent = false;
     deps.logger.error({ err: error, portalId, callbackId }, 'workflow action completion failed');
+    return;
   }
+
+  await markCompleted(deps, callbackId);
+}
+
+/** The result reached HubSpot already; a failed mark only costs a log line. */
+async function markCompleted(deps: WorkflowActionDeps, callbackId: string): Promise<void> {
+  await deps.store.completeCallback(callbackId).catch((error: unknown) => {
+    deps.logger.warn({ err: error, callbackId }, 'hubspot callback not marked completed');
+  });
 }

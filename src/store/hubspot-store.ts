@@ -1,7 +1,8 @@
 /**
  * What the HubSpot connector keeps: one sync cursor per portal, webhook
- * event ids already handled, contacts queued by webhooks, and OAuth
- * tokens (the refresh token only ever encrypted, by the caller).
+ * event ids already handled, contacts queued by webhooks, workflow action
+ * callback ids, and OAuth tokens (the refresh token only ever encrypted,
+ * by the caller).
  */
 export interface HubspotCursor {
   /** Contacts modified at or after this time (epoch ms) are fetched next. */
@@ -17,6 +18,9 @@ export interface StoredPortalTokens {
   expiresAt: number;
 }
 
+/** A workflow action's callback: verification started, or its result sent to HubSpot. */
+export type CallbackState = 'accepted' | 'completed';
+
 export interface HubspotStore {
   getCursor(portalId: string): Promise<HubspotCursor | null>;
   saveCursor(portalId: string, cursor: HubspotCursor): Promise<void>;
@@ -30,6 +34,12 @@ export interface HubspotStore {
   dequeueContacts(portalId: string, contactIds: string[]): Promise<void>;
   /** Portals with queued contacts. */
   listQueuedPortals(): Promise<string[]>;
+  /** Records the callback id as accepted; answers its earlier state, null when new. */
+  acceptCallback(callbackId: string, now: number): Promise<CallbackState | null>;
+  /** Marks the callback completed: its result was sent to HubSpot. */
+  completeCallback(callbackId: string): Promise<void>;
+  /** Forgets callback ids accepted before `before`. */
+  pruneCallbacks(before: number): Promise<void>;
   saveTokens(tokens: StoredPortalTokens): Promise<void>;
   getTokens(portalId: string): Promise<StoredPortalTokens | null>;
   listPortals(): Promise<string[]>;

@@ -3,7 +3,12 @@
  */
 import { migrate } from './sqlite-database.js';
 import type { SqliteDatabase } from './sqlite-database.js';
-import type { HubspotCursor, HubspotStore, StoredPortalTokens } from './hubspot-store.js';
+import type {
+  CallbackState,
+  HubspotCursor,
+  HubspotStore,
+  StoredPortalTokens,
+} from './hubspot-store.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE hubspot_cursors (
@@ -27,6 +32,12 @@ const MIGRATIONS: readonly string[] = [
      access_token TEXT NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  `CREATE TABLE hubspot_callbacks (
+     callback_id TEXT PRIMARY KEY,
+     state TEXT NOT NULL CHECK (state IN ('accepted', 'completed')),
+     accepted_at INTEGER NOT NULL
+   );
+   CREATE INDEX hubspot_callbacks_accepted ON hubspot_callbacks (accepted_at);`,
 ];
 
 interface TokenRow {
@@ -104,6 +115,30 @@ export class SqliteHubspotStore implements HubspotStore {
       portal_id: string;
     }[];
     return rows.map((row) => row.portal_id);
+  }
+
+  async acceptCallback(callbackId: string, now: number): Promise<CallbackState | null> {
+    const insert = this.db.prepare(
+      `INSERT INTO hubspot_callbacks (callback_id, state, accepted_at) VALUES (?, 'accepted', ?)
+       ON CONFLICT DO NOTHING`,
+    );
+    const select = this.db.prepare('SELECT state FROM hubspot_callbacks WHERE callback_id = ?');
+    // One transaction, so a prune between the two statements cannot make a known id new.
+    return this.db.transaction(() => {
+      if (insert.run(callbackId, now).changes > 0) return null;
+      const row = select.get(callbackId) as { state: CallbackState } | undefined;
+      return row?.state ?? null;
+    })();
+  }
+
+  async completeCallback(callbackId: string): Promise<void> {
+    this.db
+      .prepare(`UPDATE hubspot_callbacks SET state = 'completed' WHERE callback_id = ?`)
+      .run(callbackId);
+  }
+
+  async pruneCallbacks(before: number): Promise<void> {
+    this.db.prepare('DELETE FROM hubspot_callbacks WHERE accepted_at < ?').run(before);
   }
 
   async saveTokens(tokens: StoredPortalTokens): Promise<void> {

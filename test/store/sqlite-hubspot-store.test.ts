@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { openSqlite } from '../../src/store/sqlite-database.js';
@@ -52,5 +56,38 @@ describe('SqliteHubspotStore', () => {
     expect(await store.getTokens('62515')).toEqual({ ...tokens, accessToken: 'b' });
     expect(await store.getTokens('1')).toBeNull();
     expect(await store.listPortals()).toEqual(['62515']);
+  });
+
+  it('answers the earlier state of a known callback id, and forgets old ones', async () => {
+    const store = openStore();
+    expect(await store.acceptCallback('cb-1', 100)).toBeNull();
+    expect(await store.acceptCallback('cb-1', 110)).toBe('accepted');
+    await store.completeCallback('cb-1');
+    expect(await store.acceptCallback('cb-1', 120)).toBe('completed');
+
+    expect(await store.acceptCallback('cb-2', 200)).toBeNull();
+    await store.pruneCallbacks(150);
+    expect(await store.acceptCallback('cb-1', 300)).toBeNull();
+    expect(await store.acceptCallback('cb-2', 300)).toBe('accepted');
+  });
+
+  it('keeps callback ids across store instances on one file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailverify-store-'));
+    const path = join(dir, 'mailverify.db');
+    try {
+      const first = openSqlite(path);
+      const store = new SqliteHubspotStore(first);
+      await store.acceptCallback('cb-1', 100);
+      await store.completeCallback('cb-1');
+      first.close();
+
+      const second = openSqlite(path);
+      const reopened = new SqliteHubspotStore(second);
+      expect(await reopened.acceptCallback('cb-1', 200)).toBe('completed');
+      expect(await reopened.acceptCallback('cb-2', 200)).toBeNull();
+      second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import express from 'express';
 import nock from 'nock';
 import pino from 'pino';
@@ -28,6 +32,7 @@ const DAY = 86_400;
 const LIFETIMES = { deliverable: 30 * DAY, undeliverable: 7 * DAY, risky: 7 * DAY, unknown: 3600 };
 
 let portal: FakePortal;
+const cleanups: (() => void)[] = [];
 
 beforeEach(() => {
   nock.disableNetConnect();
@@ -36,12 +41,14 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  cleanups.splice(0).forEach((cleanup) => cleanup());
   portal.close();
   nock.enableNetConnect();
 });
 
-function buildApp(verifierOptions: FakeBulkOptions = {}) {
-  const db = openSqlite(':memory:');
+function buildApp(verifierOptions: FakeBulkOptions = {}, dbPath = ':memory:') {
+  const db = openSqlite(dbPath);
+  cleanups.unshift(() => db.close());
   const clock = {
     now: () => portal.now,
     sleep: (ms: number) => new Promise<void>((done) => setTimeout(done, ms)),
@@ -70,7 +77,14 @@ function buildApp(verifierOptions: FakeBulkOptions = {}) {
       return drained;
     },
   };
-  const action = createWorkflowAction({ verifier, registry, clock, logger, answerWithinMs: 100 });
+  const action = createWorkflowAction({
+    verifier,
+    registry,
+    store,
+    clock,
+    logger,
+    answerWithinMs: 100,
+  });
   const router = createHubspotRouter({
     clientSecret: SECRET,
     publicUrl: PUBLIC_URL,
@@ -106,6 +120,14 @@ function buildApp(verifierOptions: FakeBulkOptions = {}) {
   });
   return { app, verifier, drained: () => Promise.all(drains) };
 }
+
+function temporaryDatabase(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mailverify-hubspot-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'mailverify.db');
+}
+
+const pause = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 function signedPost(app: express.Application, path: string, body: string, at = portal.now) {
   const timestamp = String(at);
@@ -274,5 +296,52 @@ describe('POST /hubspot/actions/verify', () => {
       .set('content-type', 'application/json')
       .send(actionBody('cb-3', 'a@example.com'))
       .expect(401);
+  });
+
+  it('does not verify or complete again when a retry reaches a restarted instance', async () => {
+    const path = temporaryDatabase();
+    const first = buildApp({ lateMs: () => 300 }, path);
+    const body = actionBody('cb-restart', 'a@example.com');
+    await signedPost(first.app, '/hubspot/actions/verify', body).expect(200);
+    await pause(400);
+    expect(portal.callsTo('POST', /callbacks\/cb-restart\/complete$/)).toHaveLength(1);
+
+    const second = buildApp({}, path);
+    const retry = await signedPost(second.app, '/hubspot/actions/verify', body).expect(200);
+    await pause(200);
+
+    expect(retry.body.outputFields.hs_execution_state).toBe('BLOCK');
+    expect(second.verifier.calls).toEqual([]);
+    expect(portal.callsTo('POST', /callbacks\/cb-restart\/complete$/)).toHaveLength(1);
+  });
+
+  it('leaves a callback still being verified to the instance that accepted it', async () => {
+    const path = temporaryDatabase();
+    const first = buildApp({ lateMs: () => 300 }, path);
+    const second = buildApp({ lateMs: () => 300 }, path);
+    const body = actionBody('cb-shared', 'a@example.com');
+
+    await signedPost(first.app, '/hubspot/actions/verify', body).expect(200);
+    const retry = await signedPost(second.app, '/hubspot/actions/verify', body).expect(200);
+    await pause(400);
+
+    expect(retry.body.outputFields.hs_execution_state).toBe('BLOCK');
+    expect(first.verifier.calls).toEqual(['a@example.com']);
+    expect(second.verifier.calls).toEqual([]);
+    expect(portal.callsTo('POST', /callbacks\/cb-shared\/complete$/)).toHaveLength(1);
+  });
+
+  it('does not verify again a callback answered at once before a restart', async () => {
+    const path = temporaryDatabase();
+    const body = actionBody('cb-answered', 'nobody@example.com');
+    const first = await signedPost(buildApp({}, path).app, '/hubspot/actions/verify', body);
+    expect(first.body.outputFields.hs_execution_state).toBe('SUCCESS');
+
+    const second = buildApp({}, path);
+    await signedPost(second.app, '/hubspot/actions/verify', body).expect(200);
+    await pause(200);
+
+    expect(second.verifier.calls).toEqual([]);
+    expect(portal.callsTo('POST', /callbacks\/cb-answered\/complete$/)).toHaveLength(0);
   });
 });
