@@ -104,7 +104,12 @@ export function createHubspotRouter(deps: HubspotRouterDeps): Router {
     if (!isValidState(state, deps.oauth.clientSecret, deps.clock)) {
       return refuseState(res, deps.logger);
     }
-    const portalId = await completeInstall(deps.oauth, code, deps);
+    let portalId: string;
+    try {
+      portalId = String(await completeInstall(deps.oauth, code, deps));
+    } catch (error) {
+      return refuseExchange(res, deps.logger, error);
+    }
     deps.logger.info({ portalId }, 'hubspot portal installed');
     res.status(200).type('text/plain').send(`mailverify is connected to portal ${portalId}.\n`);
   });
@@ -167,6 +172,14 @@ function refuseState(res: Response, logger: Logger) {
   logger.warn('hubspot install refused: OAuth state');
   const message = `the OAuth state is forged or expired: start again at ${INSTALL_PATH}`;
   res.status(403).json({ error: { code: 'forbidden', message, details: null } });
+}
+
+/** HubSpot refused the code (used, expired) or failed: nothing is stored. */
+function refuseExchange(res: Response, logger: Logger, error: unknown) {
+  const status = (error as { code?: number }).code;
+  logger.warn({ status }, 'hubspot install failed: code exchange');
+  const message = `HubSpot did not exchange the code: start again at ${INSTALL_PATH}`;
+  res.status(502).json({ error: { code: 'upstream_failed', message, details: null } });
 }
 
 function invalid(res: Response, message: string) {

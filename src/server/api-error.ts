@@ -16,6 +16,7 @@ export const API_ERRORS = {
   rate_limited: { status: 429, message: 'too many requests; retry after the advised wait' },
   quota_exceeded: { status: 429, message: 'the daily quota of this API key is used up' },
   internal: { status: 500, message: 'internal error' },
+  upstream_failed: { status: 502, message: 'the provider refused or failed the request' },
   unavailable: { status: 503, message: 'the service is shutting down or not ready' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -162,6 +162,23 @@ describe('GET /hubspot/oauth/callback', () => {
     expect(await store.listPortals()).toEqual([]);
   });
 
+  it('answers 502 and stores nothing when HubSpot refuses the code', async () => {
+    const { app, store } = buildApp();
+    nock(BASE_URL)
+      .post('/oauth/v1/token')
+      .reply(400, { status: 'BAD_AUTH_CODE', message: 'missing or unknown auth code' });
+    const state = await stateFromInstall(app);
+
+    const answer = await request(app)
+      .get('/hubspot/oauth/callback')
+      .query({ code: 'used-code', state })
+      .expect(502);
+
+    expect(answer.body.error.code).toBe('upstream_failed');
+    expect(answer.body.error.message).toMatch(/start again at \/hubspot\/install/);
+    expect(await store.listPortals()).toEqual([]);
+  });
+
   it('exchanges the code and stores the refresh token sealed, never in clear', async () => {
     const { app, db, store } = buildApp();
     const forms = interceptTokenExchange();
