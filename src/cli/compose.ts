@@ -73,14 +73,28 @@ export interface ComposedVerifier {
   close(): Promise<void>;
 }
 
-export function createLogger(config: Config): Logger {
-  return pino(
-    {
-      level: config.logLevel,
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    },
-    pino.destination({ fd: 2, sync: true }),
-  );
+/**
+ * Logs go to standard error: JSON lines for the service (for collectors),
+ * one plain sentence a line for the one-shot commands a person reads.
+ */
+export function createLogger(config: Config, format: 'json' | 'text' = 'text'): Logger {
+  const options = {
+    level: config.logLevel,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  };
+  if (format === 'json') return pino(options, pino.destination({ fd: 2, sync: true }));
+  return pino(options, { write: (line: string) => process.stderr.write(formatLogLine(line)) });
+}
+
+/** "mailverify: warn: helo name is not fully qualified (heloName=vm)". */
+export function formatLogLine(line: string): string {
+  const entry = JSON.parse(line) as Record<string, unknown>;
+  const { level, time: _time, pid: _pid, hostname: _host, msg, ...fields } = entry;
+  const label = pino.levels.labels[Number(level)] ?? 'log';
+  const details = Object.entries(fields)
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+  return `mailverify: ${label}: ${String(msg ?? '')}${details ? ` (${details})` : ''}\n`;
 }
 
 export function composeBulkVerifier(
@@ -202,6 +216,7 @@ function warnAboutIdentity(config: Config, logger: Logger): void {
   if (!config.heloName.includes('.')) {
     // Many servers refuse a HELO that is not a fully qualified name
     // (Postfix reject_non_fqdn_helo_hostname), which makes answers unknown.
-    logger.warn({ heloName: config.heloName }, 'helo name is not fully qualified');
+    const advice = 'helo name is not fully qualified: set --helo to the public name of this host';
+    logger.warn({ heloName: config.heloName }, advice);
   }
 }

@@ -88,7 +88,7 @@ export function createServeCommand(io: CommandIo): Command {
       file: command.opts().config as string | undefined,
       overrides,
     });
-    const logger = createLogger(config);
+    const logger = createLogger(config, 'json');
     const service = composeService(config, logger);
 
     const url = await service.start().catch((error: unknown) => {

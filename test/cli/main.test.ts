@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { formatLogLine } from '../../src/cli/compose.js';
 import { EXIT_OK, EXIT_USAGE, run } from '../../src/cli/main.js';
 import type { VerificationResult } from '../../src/verify/types.js';
 import { startTestWorld } from '../helpers/test-world.js';
@@ -146,5 +147,21 @@ describe('mailverify check', () => {
   it('exits 2 for a bad environment value', async () => {
     const { status } = await mailverify(['check', 'a@b.test'], '', { MAILVERIFY_SMTP_PORT: 'x' });
     expect(status).toBe(EXIT_USAGE);
+  });
+});
+
+describe('formatLogLine', () => {
+  it('turns a pino line into one plain sentence with its fields', () => {
+    const line = JSON.stringify({
+      level: 40,
+      time: 1,
+      pid: 2,
+      hostname: 'vm',
+      heloName: 'vm',
+      msg: 'helo name is not fully qualified',
+    });
+    expect(formatLogLine(line)).toBe(
+      'mailverify: warn: helo name is not fully qualified (heloName=vm)\n',
+    );
   });
 });
