@@ -43,7 +43,6 @@ export interface DispatcherOptions {
 interface ServerQueue {
   target: SocketTarget;
   jobs: RcptJob[];
-  head: number;
   active: number;
   /** Sessions this server takes at once; lowered when it refuses more. */
   cap: number;
@@ -104,7 +103,6 @@ export class SessionDispatcher {
       queue = {
         target,
         jobs: [],
-        head: 0,
         active: 0,
         cap: this.options.perHostConcurrency,
         opening: 0,
@@ -140,7 +138,6 @@ export class SessionDispatcher {
       .finally(() => {
         this.active -= 1;
         queue.active -= 1;
-        this.compact(queue);
         this.pump();
       });
   }
@@ -153,18 +150,18 @@ export class SessionDispatcher {
   private needsSession(queue: ServerQueue): boolean {
     const { maxRejectedPerSession, maxRecipientsPerEnvelope } = this.options.settings;
     const firstBatch = Math.min(maxRejectedPerSession, maxRecipientsPerEnvelope);
-    const waiting = queue.jobs.length - queue.head;
+    const waiting = queue.jobs.length;
     return waiting > queue.opening * firstBatch && this.hasReadyJobs(queue);
   }
 
   private hasReadyJobs(queue: ServerQueue): boolean {
-    const waiting = queue.jobs.length - queue.head;
+    const waiting = queue.jobs.length;
     if (waiting === 0) return false;
     if (!this.options.domainRate.isLimited) return true;
 
-    const scanEnd = Math.min(queue.jobs.length, queue.head + RATE_SCAN_LIMIT);
+    const scanEnd = Math.min(queue.jobs.length, RATE_SCAN_LIMIT);
     let soonest = Infinity;
-    for (let index = queue.head; index < scanEnd; index += 1) {
+    for (let index = 0; index < scanEnd; index += 1) {
       const wait = this.options.domainRate.waitFor(queue.jobs[index]!.domain);
       if (wait === 0) return true;
       soonest = Math.min(soonest, wait);
@@ -222,9 +219,7 @@ export class SessionDispatcher {
       queue.cap = Math.max(1, queue.active - 1);
       return;
     }
-    const waiting = [...queue.jobs.splice(queue.head), ...queue.probes.splice(0)];
-    queue.head = 0;
-    queue.jobs = [];
+    const waiting = [...queue.jobs.splice(0), ...queue.probes.splice(0)];
     if (isPassedOver(conversation)) {
       for (const job of waiting) this.passOver(job, probe);
     } else {
@@ -245,9 +240,9 @@ export class SessionDispatcher {
         onFirstTake();
         return this.take(queue, max);
       },
-      size: () => queue.jobs.length - queue.head,
+      size: () => queue.jobs.length,
       putBack: (jobs) => {
-        queue.jobs.splice(queue.head, 0, ...jobs);
+        queue.jobs.unshift(...jobs);
       },
       answer: (job, probe) => this.answer(job, probe),
     };
@@ -269,20 +264,20 @@ export class SessionDispatcher {
 
   private take(queue: ServerQueue, max: number): RcptJob[] {
     const taken: RcptJob[] = [];
-    const first = queue.jobs[queue.head];
+    const first = queue.jobs[0];
     if (!first) return taken;
     const needsSmtpUtf8 = first.needsSmtpUtf8;
     const rate = this.options.domainRate;
 
-    const scanEnd = Math.min(queue.jobs.length, queue.head + RATE_SCAN_LIMIT);
+    const scanEnd = Math.min(queue.jobs.length, RATE_SCAN_LIMIT);
     const kept: RcptJob[] = [];
-    let index = queue.head;
+    let index = 0;
     for (; index < scanEnd && taken.length < max; index += 1) {
       const job = queue.jobs[index]!;
       const fits = job.needsSmtpUtf8 === needsSmtpUtf8 && rate.tryTake(job.domain);
       (fits ? taken : kept).push(job);
     }
-    queue.jobs.splice(queue.head, index - queue.head, ...kept);
+    queue.jobs.splice(0, index, ...kept);
     return taken;
   }
 
@@ -309,13 +304,6 @@ export class SessionDispatcher {
       if (this.isClosed) return;
       this.enqueue(job);
     });
-  }
-
-  private compact(queue: ServerQueue): void {
-    if (queue.head > 1_024 && queue.head * 2 > queue.jobs.length) {
-      queue.jobs = queue.jobs.slice(queue.head);
-      queue.head = 0;
-    }
   }
 }
 
