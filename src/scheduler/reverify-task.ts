@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { BulkVerifier } from '../engine/bulk-verifier.js';
 import type { ExpiredResult, ResultStore } from '../store/store.js';
 import type { Clock } from '../verify/types.js';
+import { parseTaskOptions } from './parse-task-options.js';
 import type { ScheduledTaskFn, TaskOutcome } from './scheduler.js';
 
 export interface OpenedVerifier {
@@ -41,17 +42,12 @@ export type ReverifyOptions = z.infer<typeof optionsSchema>;
 
 export function createReverifyTask(deps: ReverifyDeps): ScheduledTaskFn {
   return async (rawOptions, { signal, logger }) => {
-    const parsed = optionsSchema.safeParse(rawOptions);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map(
-        (issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`,
-      );
-      return { outcome: 'failed', summary: {}, error: `invalid options: ${problems.join('; ')}` };
-    }
+    const parsed = parseTaskOptions(optionsSchema, rawOptions);
+    if (!parsed.ok) return parsed.outcome;
 
     const opened = deps.openVerifier();
     try {
-      const summary = await reverifyExpired(deps, opened.verifier, parsed.data, signal);
+      const summary = await reverifyExpired(deps, opened.verifier, parsed.options, signal);
       logger.info(summary, 'reverify pass done');
       return toOutcome(summary);
     } finally {

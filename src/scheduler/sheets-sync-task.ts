@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { syncSpreadsheet } from '../../connectors/google-sheets/index.js';
 import type { AddressVerifier, SyncDeps } from '../../connectors/google-sheets/index.js';
 import type { SheetStore, Verdict } from '../index.js';
+import { parseTaskOptions } from './parse-task-options.js';
 import type { ScheduledTaskFn } from './scheduler.js';
 
 export interface OpenedSheetsVerifier {
@@ -40,13 +41,8 @@ const optionsSchema = z
 
 export function createSheetsSyncTask(deps: SheetsSyncTaskDeps): ScheduledTaskFn {
   return async (rawOptions, { signal, logger }) => {
-    const parsed = optionsSchema.safeParse(rawOptions);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map(
-        (issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`,
-      );
-      return { outcome: 'failed', summary: {}, error: `invalid options: ${problems.join('; ')}` };
-    }
+    const parsed = parseTaskOptions(optionsSchema, rawOptions);
+    if (!parsed.ok) return parsed.outcome;
     const connected = deps.connect();
     if (!connected.ok) return { outcome: 'failed', summary: {}, error: connected.problem };
 
@@ -54,9 +50,9 @@ export function createSheetsSyncTask(deps: SheetsSyncTaskDeps): ScheduledTaskFn 
     try {
       const outcome = await syncSpreadsheet(
         {
-          spreadsheetId: parsed.data.spreadsheet,
-          sheet: parsed.data.sheet,
-          column: parsed.data.column,
+          spreadsheetId: parsed.options.spreadsheet,
+          sheet: parsed.options.sheet,
+          column: parsed.options.column,
         },
         {
           ...connected.connection,
