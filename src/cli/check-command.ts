@@ -7,11 +7,10 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { Command } from 'commander';
 
-import { loadConfig } from '../config.js';
 import { verifyInOrder } from '../engine/verify-in-order.js';
 import { composeBulkVerifier, createLogger } from './compose.js';
 import { formatTableHeader, formatTableRow } from './format-result.js';
-import { addVerificationOptions, readOverrides } from './verification-options.js';
+import { addVerificationOptions, loadCommandConfig } from './verification-options.js';
 
 /**
  * Addresses handed to the engine at once; it caps SMTP sessions itself and
@@ -34,11 +33,7 @@ export function createCheckCommand(io: CommandIo): Command {
   addVerificationOptions(command);
 
   command.action(async (addresses: string[], options: { json?: boolean; refresh?: boolean }) => {
-    const config = loadConfig({
-      env: io.env,
-      file: command.opts().config as string | undefined,
-      overrides: readOverrides(command),
-    });
+    const config = loadCommandConfig(command, io.env);
     const logger = createLogger(config);
     const cacheMode = !config.cache ? 'off' : options.refresh ? 'refresh' : 'use';
     const composed = composeBulkVerifier(config, logger, cacheMode);

@@ -4,14 +4,13 @@
  */
 import { Command } from 'commander';
 
-import { loadConfig } from '../config.js';
 import { createResolver } from '../verify/create-resolver.js';
 import { createSocks5Opener, createTcpOpener } from '../verify/open-socket.js';
 import type { IdentityResolver } from '../verify/types.js';
 import type { CommandIo } from './check-command.js';
 import { CommandExit } from './command-exit.js';
 import { diagnoseSender } from './diagnose-sender.js';
-import { addVerificationOptions, readOverrides } from './verification-options.js';
+import { addVerificationOptions, loadCommandConfig } from './verification-options.js';
 
 const DOCTOR_TIMEOUT_MS = 10_000;
 
@@ -24,11 +23,7 @@ export function createDoctorCommand(io: CommandIo): Command {
   addVerificationOptions(command);
 
   command.action(async (options: { host?: string; domain?: string; egressIp?: string }) => {
-    const config = loadConfig({
-      env: io.env,
-      file: command.opts().config as string | undefined,
-      overrides: readOverrides(command),
-    });
+    const config = loadCommandConfig(command, io.env);
     const resolver = createResolver({
       servers: config.dnsServers,
       timeoutMs: DOCTOR_TIMEOUT_MS,

@@ -24,7 +24,6 @@ import type {
   VerifyProgress,
   WriteTally,
 } from '../../connectors/csv/index.js';
-import { loadConfig } from '../config.js';
 import type { Config } from '../config.js';
 import type { CacheMode } from '../engine/stored-catch-all-memory.js';
 import type { StoredResult } from '../store/store.js';
@@ -44,7 +43,7 @@ import { RunControl } from './run-control.js';
 import { formatInterruption, formatRunSummary } from './run-summary.js';
 import { spoolStandardInput } from './spool-standard-input.js';
 import { TemporaryFiles } from './temporary-files.js';
-import { addVerificationOptions, readOverrides } from './verification-options.js';
+import { addVerificationOptions, loadCommandConfig } from './verification-options.js';
 import { processInterrupts } from './watch-interrupts.js';
 import type { InterruptSource } from './watch-interrupts.js';
 
@@ -116,11 +115,7 @@ export function createFileCommand(io: CommandIo, deps: FileCommandDeps = {}): Co
     const resolved = resolveFilePaths(input, options.output, format, cwd);
     if (!resolved.ok) throw usageError(stderr, resolved.problem);
 
-    const config = loadConfig({
-      env: io.env,
-      file: command.opts().config as string | undefined,
-      overrides: readOverrides(command),
-    });
+    const config = loadCommandConfig(command, io.env);
     await verifyFile({
       io,
       deps,

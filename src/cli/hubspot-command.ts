@@ -18,7 +18,7 @@ import type {
   ProvisionReport,
   SyncReport,
 } from '../../connectors/hubspot/index.js';
-import { lifetimesOf, loadConfig } from '../config.js';
+import { lifetimesOf } from '../config.js';
 import type { Config } from '../config.js';
 import { openSqlite } from '../store/sqlite-database.js';
 import { SqliteHubspotStore } from '../store/sqlite-hubspot-store.js';
@@ -28,7 +28,7 @@ import { CommandExit } from './command-exit.js';
 import { composeBulkVerifier, createLogger } from './compose.js';
 import type { ComposedVerifier } from './compose.js';
 import { oauthSettingsOf } from './compose-hubspot.js';
-import { addVerificationOptions, readOverrides } from './verification-options.js';
+import { addVerificationOptions, loadCommandConfig } from './verification-options.js';
 
 export interface HubspotCommandDeps {
   stderr?: Writable;
@@ -122,11 +122,7 @@ async function withPortals(
   work: (context: PortalContext) => Promise<void>,
 ): Promise<void> {
   const stderr = deps.stderr ?? process.stderr;
-  const config = loadConfig({
-    env: io.env,
-    file: command.opts().config as string | undefined,
-    overrides: readOverrides(command),
-  });
+  const config = loadCommandConfig(command, io.env);
   const logger = createLogger(config);
   const db = openSqlite(config.database);
   const store = new SqliteHubspotStore(db);

@@ -9,7 +9,7 @@ import { Command } from 'commander';
 
 import { syncSpreadsheet } from '../../connectors/google-sheets/index.js';
 import type { SheetSummary, SyncOutcome } from '../../connectors/google-sheets/index.js';
-import { lifetimesOf, loadConfig } from '../config.js';
+import { lifetimesOf } from '../config.js';
 import type { Config } from '../config.js';
 import { openSqlite } from '../store/sqlite-database.js';
 import { SqliteSheetStore } from '../store/sqlite-sheet-store.js';
@@ -19,7 +19,7 @@ import { composeBulkVerifier, createLogger } from './compose.js';
 import type { ComposedVerifier } from './compose.js';
 import { connectSheets } from './compose-sheets.js';
 import type { ConnectSheets } from './compose-sheets.js';
-import { addVerificationOptions, readOverrides } from './verification-options.js';
+import { addVerificationOptions, loadCommandConfig } from './verification-options.js';
 
 export interface SheetsCommandDeps {
   stderr?: Writable;
@@ -55,11 +55,7 @@ async function runSync(
   options: SyncOptions,
 ): Promise<void> {
   const stderr = deps.stderr ?? process.stderr;
-  const config = loadConfig({
-    env: io.env,
-    file: command.opts().config as string | undefined,
-    overrides: readOverrides(command),
-  });
+  const config = loadCommandConfig(command, io.env);
   const logger = createLogger(config);
 
   const connected = (deps.connect ?? connectSheets)(config, logger);

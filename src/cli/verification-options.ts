@@ -6,7 +6,8 @@
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 
-import type { ConfigKey } from '../config.js';
+import { loadConfig } from '../config.js';
+import type { Config, ConfigKey } from '../config.js';
 
 interface FlagSpec {
   flags: string;
@@ -114,4 +115,13 @@ function decimal(value: string): number {
     throw new InvalidArgumentError('must be a number');
   }
   return number;
+}
+
+/** The configuration of one command: file, environment, then its typed flags. */
+export function loadCommandConfig(command: Command, env: NodeJS.ProcessEnv): Config {
+  return loadConfig({
+    env,
+    file: command.opts().config as string | undefined,
+    overrides: readOverrides(command),
+  });
 }
