@@ -173,7 +173,40 @@ export class SmtpSession {
     if (this.extensionSet.has('PIPELINING')) {
       return Promise.all(this.send('rcpt', lines, this.settings.timeouts.commandMs));
     }
+    return this.rcptOneByOne(lines);
+  }
 
+  /**
+   * The session's last RCPTs. With PIPELINING, QUIT goes in the same write
+   * (RFC 2920 3.1 lets QUIT end a group), so the session ends with the
+   * round trip that answers them; otherwise QUIT follows the last reply.
+   * The session is closed afterwards either way.
+   */
+  async rcptToManyThenQuit(recipients: string[]): Promise<StepResult[]> {
+    if (!this.extensionSet.has('PIPELINING')) {
+      const results = await this.rcptToMany(recipients);
+      await this.quit();
+      return results;
+    }
+
+    const lines = recipients.map((recipient) =>
+      buildCommandLine({ verb: 'RCPT TO', forwardPath: recipient }),
+    );
+    const commandMs = this.settings.timeouts.commandMs;
+    const replies = lines.map(() => this.channel.expect('rcpt', commandMs));
+    const quitReply = this.channel.expect('mail', Math.min(commandMs, QUIT_REPLY_TIMEOUT_MS));
+    if (!this.channel.hasFailed) {
+      this.channel.write([...lines, buildCommandLine({ verb: 'QUIT' })]);
+      this.sent += lines.length + 1;
+    }
+
+    const results = await Promise.all(replies);
+    await quitReply;
+    this.close();
+    return results;
+  }
+
+  private async rcptOneByOne(lines: string[]): Promise<StepResult[]> {
     const results: StepResult[] = [];
     for (const line of lines) {
       results.push(await this.exchange('rcpt', line));

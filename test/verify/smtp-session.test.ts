@@ -543,6 +543,57 @@ describe('SmtpSession commands', () => {
     expect(chunks.some((chunk) => chunk.split('RCPT TO:').length - 1 === 3)).toBe(true);
   });
 
+  it('sends QUIT with the last RCPTs in one write under PIPELINING, then closes', async () => {
+    const server = await lineServer((line) =>
+      line.includes('<nobody@') ? '550 5.1.1 No such user' : answerPlainly(line, ['PIPELINING']),
+    );
+    const capture = capturingOpener();
+    const opened = await openOrFail(server.target, { opener: capture.opener });
+    await opened.session.mailFrom(SENDER);
+
+    const results = await opened.session.rcptToManyThenQuit([
+      'a@example.test',
+      'nobody@example.test',
+    ]);
+    await server.connections[0]?.closed;
+
+    expect(results.map((result) => result.ok && result.reply.code)).toEqual([250, 550]);
+    const chunks = server.connections[0]?.chunks.map((chunk) => chunk.toString()) ?? [];
+    expect(chunks).toContain(
+      'RCPT TO:<a@example.test>\r\nRCPT TO:<nobody@example.test>\r\nQUIT\r\n',
+    );
+    expect(capture.sockets[0]?.destroyed).toBe(true);
+    expect(opened.session.commandsSent).toBe(5);
+    // Nothing more goes out on a closed session, a second QUIT included.
+    await opened.session.quit();
+    expect(commandsReceived(server).filter((line) => line === 'QUIT')).toHaveLength(1);
+  });
+
+  it('sends QUIT after the last reply when PIPELINING is not offered', async () => {
+    let rcptLinesBeforeFirstReply = 0;
+    const server = await lineServer(async (line, connection) => {
+      if (line.startsWith('RCPT') && rcptLinesBeforeFirstReply === 0) {
+        await sleep(150);
+        const waiting = connection.bufferedLines.filter((next) => /^(RCPT|QUIT)/.test(next));
+        rcptLinesBeforeFirstReply = 1 + waiting.length;
+      }
+      return answerPlainly(line);
+    });
+    const opened = await openOrFail(server.target);
+    await opened.session.mailFrom(SENDER);
+
+    const results = await opened.session.rcptToManyThenQuit(['a@example.test', 'b@example.test']);
+    await server.connections[0]?.closed;
+
+    expect(results.every((result) => result.ok && result.reply.code === 250)).toBe(true);
+    expect(rcptLinesBeforeFirstReply).toBe(1);
+    expect(commandsReceived(server).slice(-3)).toEqual([
+      'RCPT TO:<a@example.test>',
+      'RCPT TO:<b@example.test>',
+      'QUIT',
+    ]);
+  });
+
   it('sends RCPTs one at a time when PIPELINING is not offered', async () => {
     let rcptLinesBeforeFirstReply = 0;
     const server = await lineServer(async (line, connection) => {
