@@ -18,10 +18,12 @@ import type { SocketOpener, SocketTarget, Stage } from '../verify/types.js';
 import type { RcptJob } from './rcpt-job.js';
 
 /**
- * With this many refusals left and a longer queue, a fresh session serves
- * better than batches of one.
+ * With PIPELINING a batch costs one round trip and a fresh session three
+ * (connect, EHLO, first batch) for a full budget of RCPTs, so a session
+ * expected to be left with a smaller budget than this ends with the batch
+ * it is sending.
  */
-const LOW_BUDGET = 1;
+const MIN_WORTHWHILE_BATCH = 3;
 
 export interface SessionSettings extends ConversationSettings {
   maxRejectedPerSession: number;
@@ -38,6 +40,8 @@ export interface SessionQueue {
   putBack(jobs: RcptJob[]): void;
   /** The server answered this job. */
   answer(job: RcptJob, probe: MailboxProbe): void;
+  /** How many of these jobs the server is expected to refuse. */
+  expectRefusals(jobs: readonly RcptJob[]): number;
 }
 
 export type SessionEnd =
@@ -59,6 +63,7 @@ export interface SessionRequest {
 
 export async function runSession(request: SessionRequest): Promise<SessionEnd> {
   const { target, settings, logger } = request;
+  const startedAt = performance.now();
   const opening = await openConversation({
     target,
     settings,
@@ -72,7 +77,8 @@ export async function runSession(request: SessionRequest): Promise<SessionEnd> {
   const session = opening.session;
   try {
     const carried = await carryEnvelopes(session, request);
-    logger.debug({ host: target.host, ip: target.ip, ...carried }, 'session ended');
+    const ms = Math.round(performance.now() - startedAt);
+    logger.debug({ host: target.host, ip: target.ip, ms, ...carried }, 'session ended');
   } finally {
     await session.quit();
   }
@@ -88,13 +94,16 @@ interface Transaction {
 /**
  * Batches of RCPTs, each no larger than the refusals the session may still
  * take. Batches share one mail transaction up to the envelope size; then
- * RSET opens the next (RFC 5321 4.1.1.5).
+ * RSET opens the next (RFC 5321 4.1.1.5). When nothing else waits, or the
+ * refusals a batch is expected to draw leave too small a budget for another,
+ * QUIT rides with the batch and the session ends in that round trip.
  */
 async function carryEnvelopes(
   session: SmtpSession,
   request: SessionRequest,
 ): Promise<{ recipients: number; rejected: number; end: string }> {
   const { settings, queue } = request;
+  const isPipelining = session.extensions.has('PIPELINING');
   let rejected = 0;
   let recipients = 0;
   let transaction = null as Transaction | null;
@@ -104,7 +113,6 @@ async function carryEnvelopes(
     const budget = settings.maxRejectedPerSession - rejected;
     if (budget <= 0) return ended('refusal cap');
     if (queue.size() === 0) return ended('queue empty');
-    if (rejected > 0 && budget <= LOW_BUDGET && queue.size() > budget) return ended('low budget');
 
     const room: number = settings.maxRecipientsPerEnvelope - (transaction?.recipients ?? 0);
     const jobs: RcptJob[] = room > 0 ? queue.take(Math.min(budget, room)) : [];
@@ -128,14 +136,18 @@ async function carryEnvelopes(
       if (jobs.length === 0) continue;
     }
 
+    const isLast =
+      isPipelining &&
+      (queue.size() === 0 || budget - queue.expectRefusals(jobs) < MIN_WORTHWHILE_BATCH);
     const outcome = transaction
-      ? settleRcpts(jobs, await sendRcpts(session, jobs, request), request)
-      : await sendEnvelope(session, jobs, needsSmtpUtf8, request);
+      ? settleRcpts(jobs, await sendRcpts(session, jobs, isLast, request), request)
+      : await sendEnvelope(session, jobs, needsSmtpUtf8, isLast, request);
     transaction = {
       smtputf8: needsSmtpUtf8,
       recipients: (transaction?.recipients ?? 0) + jobs.length,
     };
     rejected += outcome.rejected;
+    if (isLast) return ended('last batch');
     if (outcome.isSessionOver) return ended('server ended it');
   }
 }
@@ -143,10 +155,12 @@ async function carryEnvelopes(
 function sendRcpts(
   session: SmtpSession,
   jobs: RcptJob[],
+  isLast: boolean,
   request: SessionRequest,
 ): Promise<StepResult[]> {
   request.onRcpts(jobs.length);
-  return session.rcptToMany(jobs.map((job) => job.recipient));
+  const recipients = jobs.map((job) => job.recipient);
+  return isLast ? session.rcptToManyThenQuit(recipients) : session.rcptToMany(recipients);
 }
 
 interface EnvelopeOutcome {
@@ -158,6 +172,7 @@ async function sendEnvelope(
   session: SmtpSession,
   jobs: RcptJob[],
   smtputf8: boolean,
+  isLast: boolean,
   request: SessionRequest,
 ): Promise<EnvelopeOutcome> {
   const { queue, target, settings } = request;
@@ -167,7 +182,7 @@ async function sendEnvelope(
   let mail: StepResult;
   let rcpts: StepResult[] | null = null;
   if (session.extensions.has('PIPELINING')) {
-    [mail, rcpts] = await Promise.all([mailing, sendRcpts(session, jobs, request)]);
+    [mail, rcpts] = await Promise.all([mailing, sendRcpts(session, jobs, isLast, request)]);
   } else {
     mail = await mailing;
   }
@@ -178,7 +193,7 @@ async function sendEnvelope(
     return { rejected: 0, isSessionOver: true };
   }
 
-  rcpts ??= await sendRcpts(session, jobs, request);
+  rcpts ??= await sendRcpts(session, jobs, isLast, request);
   return settleRcpts(jobs, rcpts, request);
 }
 

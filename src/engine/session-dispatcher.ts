@@ -1,9 +1,13 @@
 /**
  * Queues of recipients per mail server address, and the sessions that serve
  * them within two caps: sessions per server (politeness) and sessions in all
- * (our own resources). Recipients of many domains that share a server share
- * its sessions. Catch-all probes wait in a queue of their own and are asked
- * in sessions that carry nothing else.
+ * (our own resources). A free session goes to the server with the most
+ * recipients waiting per session it has, so that no server is left with a
+ * long tail. Recipients of many domains that share a server share its
+ * sessions. Catch-all probes wait in a queue of their own and are asked in
+ * sessions that carry nothing else. Once a domain greylists, its waiting
+ * recipients move to the front, so that their greylisting delays run while
+ * the rest of the run goes on rather than after it.
  */
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
@@ -20,9 +24,10 @@ import type { DomainRate } from './domain-rate.js';
 import { currentTarget, targetKey } from './rcpt-job.js';
 import type { RcptJob } from './rcpt-job.js';
 import { runSession } from './run-session.js';
+import { WaitingJobs } from './waiting-jobs.js';
 import type { SessionQueue, SessionSettings } from './run-session.js';
 
-/** Jobs looked at past rate-limited ones when filling a batch. */
+/** Jobs (or domains) looked at past rate-limited ones when filling a batch. */
 const RATE_SCAN_LIMIT = 1_000;
 
 export interface DispatcherOptions {
@@ -42,7 +47,7 @@ export interface DispatcherOptions {
 
 interface ServerQueue {
   target: SocketTarget;
-  jobs: RcptJob[];
+  jobs: WaitingJobs;
   active: number;
   /** Sessions this server takes at once; lowered when it refuses more. */
   cap: number;
@@ -57,6 +62,12 @@ interface ServerQueue {
 
 export class SessionDispatcher {
   private readonly queues = new Map<string, ServerQueue>();
+  /** Queues that may have jobs or probes waiting; emptied ones leave on the next pump. */
+  private readonly withWork = new Set<ServerQueue>();
+  /** Domains that greylisted a recipient in this run. */
+  private readonly greylisting = new Set<string>();
+  /** RCPTs asked and refused per domain (retries counted apart), to size last batches. */
+  private readonly refusals = new Map<string, { asked: number; refused: number }>();
   private active = 0;
   private isClosed = false;
   private readonly stop = new AbortController();
@@ -75,7 +86,8 @@ export class SessionDispatcher {
       return;
     }
     const queue = this.queueFor(target);
-    queue.jobs.push(job);
+    queue.jobs.push(job, this.greylisting.has(job.domain));
+    this.withWork.add(queue);
     this.pump();
   }
 
@@ -86,7 +98,9 @@ export class SessionDispatcher {
       job.settle(noReachableServer());
       return;
     }
-    this.queueFor(target).probes.push(job);
+    const queue = this.queueFor(target);
+    queue.probes.push(job);
+    this.withWork.add(queue);
     this.pump();
   }
 
@@ -102,7 +116,7 @@ export class SessionDispatcher {
     if (!queue) {
       queue = {
         target,
-        jobs: [],
+        jobs: new WaitingJobs(),
         active: 0,
         cap: this.options.perHostConcurrency,
         opening: 0,
@@ -117,17 +131,37 @@ export class SessionDispatcher {
 
   private pump(): void {
     if (this.isClosed) return;
-    const { concurrency } = this.options;
-
-    for (const queue of this.queues.values()) {
-      while (this.active < concurrency && queue.active < queue.cap) {
-        const needsProbeSession = queue.probes.length > 0 && queue.probeOpening === 0;
-        if (needsProbeSession) this.start(queue, () => this.serve(queue, 'probes'));
-        else if (this.needsSession(queue)) this.start(queue, () => this.serve(queue, 'jobs'));
-        else break;
-      }
-      if (this.active >= concurrency) break;
+    while (this.active < this.options.concurrency) {
+      const queue = this.neediestQueue();
+      if (!queue) return;
+      if (this.needsProbeSession(queue)) this.start(queue, () => this.serve(queue, 'probes'));
+      else this.start(queue, () => this.serve(queue, 'jobs'));
     }
+  }
+
+  /** The queue below its cap with the most work waiting per session it has. */
+  private neediestQueue(): ServerQueue | undefined {
+    let neediest: ServerQueue | undefined;
+    let mostWaiting = -1;
+    for (const queue of this.withWork) {
+      const waiting = queue.jobs.size + queue.probes.length;
+      if (waiting === 0) {
+        this.withWork.delete(queue);
+        continue;
+      }
+      if (queue.active >= queue.cap) continue;
+      if (!this.needsProbeSession(queue) && !this.needsSession(queue)) continue;
+      const perSession = waiting / (queue.active + 1);
+      if (perSession > mostWaiting) {
+        neediest = queue;
+        mostWaiting = perSession;
+      }
+    }
+    return neediest;
+  }
+
+  private needsProbeSession(queue: ServerQueue): boolean {
+    return queue.probes.length > 0 && queue.probeOpening === 0;
   }
 
   private start(queue: ServerQueue, work: () => Promise<void>): void {
@@ -150,21 +184,22 @@ export class SessionDispatcher {
   private needsSession(queue: ServerQueue): boolean {
     const { maxRejectedPerSession, maxRecipientsPerEnvelope } = this.options.settings;
     const firstBatch = Math.min(maxRejectedPerSession, maxRecipientsPerEnvelope);
-    const waiting = queue.jobs.length;
+    const waiting = queue.jobs.size;
     return waiting > queue.opening * firstBatch && this.hasReadyJobs(queue);
   }
 
   private hasReadyJobs(queue: ServerQueue): boolean {
-    const waiting = queue.jobs.length;
-    if (waiting === 0) return false;
+    if (queue.jobs.size === 0) return false;
     if (!this.options.domainRate.isLimited) return true;
 
-    const scanEnd = Math.min(queue.jobs.length, RATE_SCAN_LIMIT);
     let soonest = Infinity;
-    for (let index = 0; index < scanEnd; index += 1) {
-      const wait = this.options.domainRate.waitFor(queue.jobs[index]!.domain);
+    let scanned = 0;
+    for (const domain of queue.jobs.domains()) {
+      const wait = this.options.domainRate.waitFor(domain);
       if (wait === 0) return true;
       soonest = Math.min(soonest, wait);
+      scanned += 1;
+      if (scanned >= RATE_SCAN_LIMIT) break;
     }
     this.wakeAfter(soonest);
     return false;
@@ -219,7 +254,7 @@ export class SessionDispatcher {
       queue.cap = Math.max(1, queue.active - 1);
       return;
     }
-    const waiting = [...queue.jobs.splice(0), ...queue.probes.splice(0)];
+    const waiting = [...queue.jobs.drain(), ...queue.probes.splice(0)];
     if (isPassedOver(conversation)) {
       for (const job of waiting) this.passOver(job, probe);
     } else {
@@ -240,11 +275,13 @@ export class SessionDispatcher {
         onFirstTake();
         return this.take(queue, max);
       },
-      size: () => queue.jobs.length,
+      size: () => queue.jobs.size,
       putBack: (jobs) => {
-        queue.jobs.unshift(...jobs);
+        queue.jobs.putBack(jobs);
+        this.withWork.add(queue);
       },
       answer: (job, probe) => this.answer(job, probe),
+      expectRefusals: (jobs) => this.expectRefusals(jobs),
     };
   }
 
@@ -257,32 +294,62 @@ export class SessionDispatcher {
       size: () => queue.probes.length,
       putBack: (jobs) => {
         queue.probes.unshift(...jobs);
+        this.withWork.add(queue);
       },
       answer: (job, probe) => this.answer(job, probe),
+      // A made-up mailbox is refused unless the domain is catch-all.
+      expectRefusals: (jobs) => jobs.length,
     };
   }
 
-  private take(queue: ServerQueue, max: number): RcptJob[] {
-    const taken: RcptJob[] = [];
-    const first = queue.jobs[0];
-    if (!first) return taken;
-    const needsSmtpUtf8 = first.needsSmtpUtf8;
-    const rate = this.options.domainRate;
-
-    const scanEnd = Math.min(queue.jobs.length, RATE_SCAN_LIMIT);
-    const kept: RcptJob[] = [];
-    let index = 0;
-    for (; index < scanEnd && taken.length < max; index += 1) {
-      const job = queue.jobs[index]!;
-      const fits = job.needsSmtpUtf8 === needsSmtpUtf8 && rate.tryTake(job.domain);
-      (fits ? taken : kept).push(job);
+  /**
+   * The refusals a batch is expected to draw, from each domain's share in
+   * this run so far, starting from one in two.
+   */
+  private expectRefusals(jobs: readonly RcptJob[]): number {
+    let expected = 0;
+    for (const job of jobs) {
+      const seen = this.refusals.get(refusalKey(job));
+      expected += ((seen?.refused ?? 0) + 1) / ((seen?.asked ?? 0) + 2);
     }
-    queue.jobs.splice(0, index, ...kept);
-    return taken;
+    return expected;
+  }
+
+  private countRefusal(job: RcptJob, probe: MailboxProbe): void {
+    if (job.isProbe) return;
+    const key = refusalKey(job);
+    let seen = this.refusals.get(key);
+    if (!seen) {
+      seen = { asked: 0, refused: 0 };
+      this.refusals.set(key, seen);
+    }
+    seen.asked += 1;
+    if (!probe.isAccepted) seen.refused += 1;
+  }
+
+  /** Up to `max` jobs that share the first one's SMTPUTF8 need, one domain after another. */
+  private take(queue: ServerQueue, max: number): RcptJob[] {
+    const first = queue.jobs.first();
+    if (!first) return [];
+    const rate = this.options.domainRate;
+    const fits = (job: RcptJob) =>
+      job.needsSmtpUtf8 === first.needsSmtpUtf8 && rate.tryTake(job.domain);
+    return queue.jobs.take(max, fits, RATE_SCAN_LIMIT);
+  }
+
+  /**
+   * The domain greylists: its recipients still waiting at this server go
+   * to the front, so that their greylisting delays start now.
+   */
+  private hurry(domain: string, server: SocketTarget): void {
+    if (this.greylisting.has(domain)) return;
+    this.greylisting.add(domain);
+    this.queues.get(targetKey(server))?.jobs.hurry(domain);
   }
 
   /** Settles a job, or schedules its retry when the answer was a deferral. */
   private answer(job: RcptJob, probe: MailboxProbe): void {
+    if (probe.answeredBy) this.countRefusal(job, probe);
     const delays = this.options.retryDelays;
     const delay = delays[job.retriesDone];
     // A deferred catch-all probe is simply no answer, as on the single path.
@@ -295,6 +362,7 @@ export class SessionDispatcher {
     // Greylisting (RFC 6647) remembers the client IP, sender and recipient:
     // the retry goes to the same server address with the same MAIL FROM,
     // while the rest of the run carries on.
+    if (probe.reason === 'greylisted') this.hurry(job.domain, probe.answeredBy);
     job.retriesDone += 1;
     job.attempts += 1;
     job.targets = [probe.answeredBy];
@@ -305,6 +373,11 @@ export class SessionDispatcher {
       this.enqueue(job);
     });
   }
+}
+
+/** A greylisted domain refuses first asks and answers retries: counted apart. */
+function refusalKey(job: RcptJob): string {
+  return job.retriesDone > 0 ? `retry:${job.domain}` : job.domain;
 }
 
 function copyProbe(probe: MailboxProbe): MailboxProbe {

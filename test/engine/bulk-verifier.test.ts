@@ -218,6 +218,60 @@ describe('createBulkVerifier', () => {
     expect(probeSessions[0]).toHaveLength(1);
   });
 
+  it('takes the recipients of domains sharing a server in turn, not in input order', async () => {
+    const w = await sharedWorld();
+    const bulk = bulkIn(w, { perHostConcurrency: 1, catchAllProbe: false });
+    // The domains' DNS answers are in hand, so the whole list is queued at once.
+    await Promise.all(['one', 'two', 'three'].map((domain) => bulk.verify(`ann@${domain}.test`)));
+    const grouped = ['one', 'two', 'three'].flatMap((domain) =>
+      ['bob', 'cid', 'dee', 'eve'].map((local) => `${local}@${domain}.test`),
+    );
+
+    await Promise.all(grouped.map((email) => bulk.verify(email)));
+    const sessions = [...w.logs.get('127.0.0.81')!.sessions.values()];
+    const asked = sessions.find((rcpts) => rcpts.includes('bob@one.test'))!;
+    expect(asked.slice(0, 6)).toEqual([
+      'bob@one.test',
+      'bob@two.test',
+      'bob@three.test',
+      'cid@one.test',
+      'cid@two.test',
+      'cid@three.test',
+    ]);
+  });
+
+  it('asks the recipients of a greylisting domain before the rest', async () => {
+    const w = await world(
+      {
+        '127.0.0.87': {
+          kind: 'smtp',
+          mailboxes: ['ann', 'bob', 'cid', 'dee'],
+          greylistCount: 1,
+          greylistDomains: ['grey.test'],
+        },
+      },
+      {
+        'grey.test': mxTo('mx.mixed.test'),
+        'plain.test': mxTo('mx.mixed.test'),
+        'mx.mixed.test': { A: ['127.0.0.87'] },
+      },
+    );
+    const bulk = bulkIn(w, { perHostConcurrency: 1, greylistRetry: [0.2], catchAllProbe: false });
+    // The first answer from grey.test is a deferral: the run learns it greylists.
+    const warmUp = await Promise.all([bulk.verify('ann@grey.test'), bulk.verify('ann@plain.test')]);
+    expect(warmUp.map((result) => result.verdict)).toEqual(['deliverable', 'deliverable']);
+    const askedBefore = w.logs.get('127.0.0.87')!.rcptTo.length;
+
+    const plain = ['bob', 'cid', 'dee'].map((local) => `${local}@plain.test`);
+    const grey = ['bob', 'cid', 'dee'].map((local) => `${local}@grey.test`);
+    const results = await Promise.all([...plain, ...grey].map((email) => bulk.verify(email)));
+
+    expect(results.every((result) => result.verdict === 'deliverable')).toBe(true);
+    const asked = w.logs.get('127.0.0.87')!.rcptTo.slice(askedBefore);
+    expect(asked.slice(0, 3)).toEqual(grey);
+    expect(asked.filter((rcpt) => rcpt.endsWith('@grey.test'))).toHaveLength(6);
+  });
+
   it('moves the rest of a batch to a new session after 421', async () => {
     let rcptCount = 0;
     const flaky: HostSpec = {

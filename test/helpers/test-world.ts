@@ -32,6 +32,8 @@ export interface SmtpHostSpec {
   mailReply?: RawReply;
   /** RCPTs deferred per recipient before the real answer is given. */
   greylistCount?: number;
+  /** Domains whose recipients are greylisted; by default every domain's. */
+  greylistDomains?: string[];
   greylistReply?: RawReply;
   tls?: 'none' | 'offered' | 'required';
   smtputf8?: boolean;
@@ -231,8 +233,10 @@ function listenSmtp(
     if (spec.everyRcpt) return replyError(spec.everyRcpt);
 
     const recipient = address.address.toLowerCase();
+    const domain = recipient.slice(recipient.lastIndexOf('@') + 1);
+    const greylists = spec.greylistDomains?.includes(domain) ?? true;
     const seen = deferrals.get(recipient) ?? 0;
-    if (seen < (spec.greylistCount ?? 0)) {
+    if (greylists && seen < (spec.greylistCount ?? 0)) {
       deferrals.set(recipient, seen + 1);
       return replyError(spec.greylistReply ?? '450 4.2.0 Greylisted, see the help page');
     }
