@@ -12,7 +12,8 @@ import type { RcptJob } from './rcpt-job.js';
 const COMPACT_AFTER = 1_024;
 
 class Line {
-  private jobs: RcptJob[] = [];
+  /** Slots before `head` are emptied as jobs leave, so a taken job is not kept alive. */
+  private jobs: (RcptJob | undefined)[] = [];
   private head = 0;
 
   get size(): number {
@@ -30,6 +31,7 @@ class Line {
   shift(): RcptJob | undefined {
     const job = this.jobs[this.head];
     if (job === undefined) return undefined;
+    this.jobs[this.head] = undefined;
     this.head += 1;
     if (this.head >= COMPACT_AFTER && this.head * 2 >= this.jobs.length) {
       this.jobs = this.jobs.slice(this.head);
@@ -39,7 +41,7 @@ class Line {
   }
 
   drain(): RcptJob[] {
-    const jobs = this.jobs.slice(this.head);
+    const jobs = this.jobs.slice(this.head) as RcptJob[];
     this.jobs = [];
     this.head = 0;
     return jobs;
