@@ -21,6 +21,8 @@ export interface PostfixOptions {
   mailboxes: string[];
   /** Default: `mx.<domain>`. */
   hostname?: string;
+  /** More main.cf parameters, e.g. `{ smtpd_hard_error_limit: '10' }`. */
+  mainCf?: Record<string, string>;
 }
 
 export interface PostfixSettings {
@@ -28,6 +30,7 @@ export interface PostfixSettings {
   hostname: string;
   domain: string;
   mailboxes: string[];
+  mainCf: Record<string, string>;
 }
 
 /** Where one instance keeps everything, under a fresh temporary directory. */
@@ -53,7 +56,14 @@ export function readPostfixSettings(options: PostfixOptions): PostfixSettings {
   const badMailbox = mailboxes.find((local) => !LOCAL_PART.test(local));
   if (badMailbox !== undefined) throw new Error(`not a plain local part: ${badMailbox}`);
 
-  return { ip, domain, mailboxes, hostname };
+  const mainCf = options.mainCf ?? {};
+  for (const [name, value] of Object.entries(mainCf)) {
+    if (!/^[a-z0-9_]+$/.test(name) || /[\r\n]/.test(value)) {
+      throw new Error(`not a main.cf parameter line: ${name} = ${value}`);
+    }
+  }
+
+  return { ip, domain, mailboxes, hostname, mainCf };
 }
 
 /** The mailbox table and main.cf; master.cf waits until the port is chosen. */
@@ -134,6 +144,7 @@ function renderMainCf(layout: PostfixLayout, settings: PostfixSettings): string 
     ['relay_transport', 'error:the test server delivers nothing'],
     ['virtual_transport', 'discard:the test server keeps no mail'],
     ['biff', 'no'],
+    ...Object.entries(settings.mainCf),
   ];
 
   return entries.map(([name, value]) => `${name} = ${value}`.trimEnd()).join('\n') + '\n';
