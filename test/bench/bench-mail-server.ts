@@ -98,9 +98,19 @@ export async function startBenchMailServer(
     counters.connections += 1;
     counters.openSessions += 1;
     counters.peakOpenSessions = Math.max(counters.peakOpenSessions, counters.openSessions);
+    // A session is over once the server has written its last byte (after
+    // 221 or 421, as Postfix's smtpd leaves the client then), or the
+    // connection closes: the client's FIN, a round trip later, does not
+    // keep it open.
+    let isOpen = true;
+    const leave = (): void => {
+      if (isOpen) counters.openSessions -= 1;
+      isOpen = false;
+    };
+    socket.once('finish', leave);
     socket.on('close', () => {
       sockets.delete(socket);
-      counters.openSessions -= 1;
+      leave();
     });
     serveSession(socket, options, counters);
   });

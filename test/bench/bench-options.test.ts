@@ -10,6 +10,8 @@ describe('readBenchOptions', () => {
       addresses: 2_000,
       rttMs: 50,
       concurrency: 16,
+      perHostConcurrency: 3,
+      maxRejectedPerSession: 8,
       rows: 1_000_000,
     });
   });

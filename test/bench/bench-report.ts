@@ -34,6 +34,8 @@ export interface BenchRuns {
   sample: Map<string, Answer>;
   /** The engine's cap on refused RCPTs per session. */
   rejectedCap: number;
+  /** The engine's cap on sessions open at once to one server. */
+  perHostCap: number;
 }
 
 interface Agreement {
@@ -55,6 +57,7 @@ export function formatBenchReport(
   const withSample = compareWithSample(runs);
   const isAllAnswered = engine.answers.size === addresses.length;
   const peakRejected = engine.server.peakRejectedInSession;
+  const peakSessions = engine.server.peakOpenSessions;
 
   return [
     '',
@@ -80,6 +83,11 @@ export function formatBenchReport(
       `no session over the rejected cap of ${runs.rejectedCap} ` +
         `(server side peak ${peakRejected})`,
     ),
+    passOrFail(
+      peakSessions <= runs.perHostCap,
+      `no server saw more than ${runs.perHostCap} sessions at once ` +
+        `(server side peak ${peakSessions})`,
+    ),
     '',
   ];
 }
@@ -102,6 +110,7 @@ function formatFigures(world: BenchWorld, addresses: readonly string[], runs: Be
       row('SMTP connections per address', (run) => perAddress(run.server.connections)),
       row('SMTP commands per address', (run) => perAddress(run.server.commands)),
       row('RCPTs per address', (run) => perAddress(run.server.rcpts)),
+      row('refused RCPTs per address', (run) => perAddress(run.server.rejectedRcpts)),
       row('peak RSS of the process (MB)', (run) => megabytes(run.peakRssBytes)),
       row('  growth during the run (MB)', (run) => megabytes(run.peakRssBytes - run.startRssBytes)),
       row('peak rejected RCPTs in one session', (run) => run.server.peakRejectedInSession),

@@ -28,8 +28,6 @@ const RUN_TIMEOUT_MS = 60 * 60_000;
 const ENGINE_DEADLINE_MS = 10 * 60_000;
 const NAIVE_STEP_TIMEOUT_MS = 10_000;
 
-const PER_HOST_CONCURRENCY = 3;
-const MAX_REJECTED_PER_SESSION = 8;
 const MAX_RECIPIENTS_PER_ENVELOPE = 50;
 
 const print = (...lines: string[]): void => {
@@ -49,6 +47,8 @@ test(
         'addresses',
         'rttMs',
         'concurrency',
+        'perHostConcurrency',
+        'maxRejectedPerSession',
         'seed',
         'sample',
       ]),
@@ -70,8 +70,14 @@ test(
       });
       const sample = await runSample(world, addresses, options);
 
-      const rejectedCap = MAX_REJECTED_PER_SESSION;
-      const runs = { naive, engine, engineStats, sample, rejectedCap };
+      const runs = {
+        naive,
+        engine,
+        engineStats,
+        sample,
+        rejectedCap: options.maxRejectedPerSession,
+        perHostCap: options.perHostConcurrency,
+      };
       print(...formatBenchReport(world, addresses, runs));
     } finally {
       await world.close();
@@ -138,8 +144,8 @@ async function runEngine(
   const settings: BulkSettings = {
     ...world.settings(),
     concurrency: options.concurrency,
-    perHostConcurrency: PER_HOST_CONCURRENCY,
-    maxRejectedPerSession: MAX_REJECTED_PER_SESSION,
+    perHostConcurrency: options.perHostConcurrency,
+    maxRejectedPerSession: options.maxRejectedPerSession,
     maxRecipientsPerEnvelope: MAX_RECIPIENTS_PER_ENVELOPE,
     domainRate: 0,
   };
