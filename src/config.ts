@@ -54,6 +54,7 @@ const schema = z.object({
   maxBodyBytes: z.coerce.number().int().min(1024),
   callbackSecret: z.string(),
   jobLease: z.coerce.number().positive().max(3600),
+  jobRetention: z.coerce.number().finite().nonnegative(),
   shutdownGrace: seconds,
   timezone: z.string().min(1),
   schedules: z.preprocess(parseJsonText, z.array(scheduleSchema())),
@@ -211,6 +212,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     'HMAC-SHA256 key that signs job callbacks; callbacks need it set.',
   ),
   option('jobLease', null, '60', 'Seconds a worker holds a job before another may resume it.'),
+  option(
+    'jobRetention',
+    null,
+    '30',
+    'Days an ended job and its results stay readable, then are deleted; 0 keeps them.',
+  ),
   option('shutdownGrace', null, '30', 'Seconds running work gets to finish on SIGTERM.'),
   option('timezone', null, 'UTC', 'Time zone of scheduled tasks (IANA name).'),
   option(

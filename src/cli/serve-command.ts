@@ -151,6 +151,7 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
     clock,
     logger,
     leaseSeconds: config.jobLease,
+    retentionMs: config.jobRetention * 86_400_000,
     workerId,
     metrics,
     callbacks,

@@ -12,7 +12,8 @@
  * twice. Results are written in small batches; a crash loses at most the
  * batch in memory, whose addresses are verified again (from the cache).
  *
- * Between jobs it delivers due callbacks and clears abandoned uploads.
+ * Between jobs it delivers due callbacks, clears abandoned uploads, and
+ * deletes ended jobs past their retention.
  *
  * TODO: every job is a list of addresses to verify; connector syncs and
  * webhook batches need a job kind and a handler per kind before they can
@@ -52,6 +53,8 @@ export interface JobRunnerDeps {
   pollMs?: number;
   /** How long stop() waits for verifications in flight before releasing. */
   drainMs?: number;
+  /** Ended jobs older than this are deleted; 0 or none keeps every job. */
+  retentionMs?: number;
 }
 
 export interface JobRunner {
@@ -76,6 +79,9 @@ const PAGE_SIZE = 1_000;
 const MAX_PASSES = 3;
 /** How soon a wait for verifications in flight notices that the runner is stopping. */
 const STOP_CHECK_MS = 100;
+/** Old jobs are looked for this often, and this many deleted at a time. */
+const RETENTION_CHECK_MS = 10 * 60_000;
+const JOBS_DELETED_AT_ONCE = 20;
 
 export function createJobRunner(deps: JobRunnerDeps): JobRunner {
   const logger = deps.logger ?? pino({ level: 'silent' });
@@ -118,10 +124,23 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
     }
   };
 
+  let nextRetentionCheck = 0;
+  const deleteOldJobs = async () => {
+    const retentionMs = deps.retentionMs ?? 0;
+    const now = deps.clock.now();
+    if (retentionMs <= 0 || now < nextRetentionCheck) return;
+    // A big job's items take a while to delete: a few jobs at a time, and
+    // the next few on the next pass when there were more.
+    const deleted = await deps.jobs.deleteEndedJobs(now - retentionMs, JOBS_DELETED_AT_ONCE);
+    if (deleted > 0) logger.info({ deleted }, 'jobs past their retention deleted');
+    if (deleted < JOBS_DELETED_AT_ONCE) nextRetentionCheck = now + RETENTION_CHECK_MS;
+  };
+
   const keepHouse = async () => {
     const discarded = await deps.jobs.discardAbandonedUploads(deps.clock.now());
     if (discarded > 0) logger.warn({ discarded }, 'abandoned job uploads discarded');
     await deps.callbacks?.deliverDue();
+    await deleteOldJobs();
   };
 
   const run = async () => {

@@ -4,10 +4,9 @@
  * and scale"). Each address is an item numbered from 0 (`seq`); its result
  * is recorded at most once, so a resumed or doubly-run job never counts an
  * address twice. Times are milliseconds since the epoch.
- *
- * TODO: finished jobs and their items are never deleted, so the database
- * grows with every job (about 0.5 kB an address) until a retention task
- * removes jobs older than some age.
+ * Ended jobs are deleted, with their items, once they are older than the
+ * retention the service is given (about 0.5 kB an address otherwise stays
+ * in the file for good).
  */
 import type { Verdict, VerificationResult } from '../verify/types.js';
 
@@ -121,6 +120,13 @@ export interface JobStore {
 
   /** Deletes uploads abandoned by a process that died while receiving them. */
   discardAbandonedUploads(now: number): Promise<number>;
+
+  /**
+   * Deletes up to `limit` jobs, items included, that ended (completed,
+   * cancelled, failed) before `endedBefore` and owe no callback: one still
+   * pending is kept until it is delivered or given up. Returns how many.
+   */
+  deleteEndedJobs(endedBefore: number, limit: number): Promise<number>;
 
   getJob(jobId: string): Promise<JobSummary | null>;
 

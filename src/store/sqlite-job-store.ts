@@ -131,6 +131,21 @@ export class SqliteJobStore implements JobStore {
     return change.changes;
   }
 
+  async deleteEndedJobs(endedBefore: number, limit: number): Promise<number> {
+    const change = this.db
+      .prepare(
+        `DELETE FROM jobs WHERE id IN (
+           SELECT id FROM jobs
+           WHERE status IN ('completed', 'cancelled', 'failed')
+             AND finished_at < ?
+             AND (callback_state IS NULL OR callback_state IN ('delivered', 'failed'))
+           ORDER BY finished_at
+           LIMIT ?)`,
+      )
+      .run(endedBefore, limit);
+    return change.changes;
+  }
+
   async getJob(jobId: string): Promise<JobSummary | null> {
     const row = this.readRow(jobId);
     return row ? toJobSummary(row) : null;

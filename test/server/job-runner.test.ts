@@ -54,6 +54,8 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000)
   }
 }
 
+const DAY = 86_400_000;
+
 const addresses = (count: number, local = 'ann') =>
   Array.from({ length: count }, (_, index) => `${local}${index}@x.test`);
 
@@ -246,6 +248,37 @@ describe('createJobRunner', () => {
     await until(() => deliveries >= 2);
     expect(await jobs.queueDepth()).toEqual({ jobs: 0, items: 0 });
     expect(await jobs.discardAbandonedUploads(Date.now())).toBe(0);
+  });
+
+  it('deletes ended jobs past their retention between jobs, and keeps the rest', async () => {
+    const jobs = memoryStore();
+    const oldJob = await queueJob(jobs, ['a@x.test']);
+    await jobs.recordResult(oldJob.id, 0, scriptedResult('a@x.test'), Date.now() - 3 * DAY);
+    const newJob = await queueJob(jobs, ['b@x.test']);
+    await jobs.recordResult(newJob.id, 0, scriptedResult('b@x.test'), Date.now() - DAY);
+
+    startRunner({ jobs, verifier: createScriptedVerifier(), retentionMs: 2 * DAY });
+
+    await until(async () => (await jobs.getJob(oldJob.id)) === null);
+    expect((await jobs.getJob(newJob.id))?.status).toBe('completed');
+  });
+
+  it('keeps every job when no retention is set', async () => {
+    const jobs = memoryStore();
+    const oldJob = await queueJob(jobs, ['a@x.test']);
+    await jobs.recordResult(oldJob.id, 0, scriptedResult('a@x.test'), 0);
+    let housekeeping = 0;
+    const callbacks = {
+      deliverDue: async () => {
+        housekeeping += 1;
+        return 0;
+      },
+    };
+
+    startRunner({ jobs, verifier: createScriptedVerifier(), callbacks, retentionMs: 0 });
+
+    await until(() => housekeeping >= 3);
+    expect((await jobs.getJob(oldJob.id))?.status).toBe('completed');
   });
 
   it('observes how long each job took, by outcome', async () => {

@@ -351,3 +351,67 @@ describe('SqliteJobStore callbacks', () => {
     expect(await store.claimDueCallback(10_000_000, 1_000)).toBeNull();
   });
 });
+
+describe('SqliteJobStore retention', () => {
+  const withCallback = { ...plain, callbackUrl: 'https://hooks.example.com/done' };
+
+  async function endedJob(store: SqliteJobStore, emails: string[], endedAt: number) {
+    const job = await queuedJob(store, emails);
+    const results = emails.map((email, seq) => ({ seq, result: scriptedResult(email) }));
+    await store.recordResults(job.id, results, endedAt);
+    return job.id;
+  }
+
+  it('deletes ended jobs older than the cutoff with their results, and nothing else', async () => {
+    const store = openStore();
+    const old = await endedJob(store, ['a@x.test', 'nobody@x.test'], 1_000);
+    const oldCancelled = (await queuedJob(store, ['b@x.test'])).id;
+    await store.cancelJob(oldCancelled, 2_000);
+    const recent = await endedJob(store, ['c@x.test'], 9_000);
+    // The oldest queued job is claimed, the other stays queued.
+    const running = (await queuedJob(store, ['d@x.test'], plain, 0)).id;
+    const queued = (await queuedJob(store, ['e@x.test'], plain, 0)).id;
+    expect((await store.claimJob('w1', 0, LEASE))?.id).toBe(running);
+
+    expect(await store.deleteEndedJobs(5_000, 10)).toBe(2);
+
+    expect(await store.getJob(old)).toBeNull();
+    expect(await store.readResults(old, -1, 10)).toEqual([]);
+    expect(await store.getJob(oldCancelled)).toBeNull();
+    expect((await store.getJob(recent))?.status).toBe('completed');
+    expect(await store.readResults(recent, -1, 10)).toHaveLength(1);
+    expect((await store.getJob(running))?.status).toBe('running');
+    expect((await store.getJob(queued))?.status).toBe('queued');
+    expect(await store.deleteEndedJobs(5_000, 10)).toBe(0);
+  });
+
+  it('deletes the oldest first, no more than the limit at a time', async () => {
+    const store = openStore();
+    const ids = [];
+    for (const endedAt of [300, 100, 200]) ids.push(await endedJob(store, ['a@x.test'], endedAt));
+
+    expect(await store.deleteEndedJobs(1_000, 2)).toBe(2);
+    expect(await store.getJob(ids[0]!)).not.toBeNull();
+    expect(await store.deleteEndedJobs(1_000, 2)).toBe(1);
+    expect(await store.getJob(ids[0]!)).toBeNull();
+  });
+
+  it('keeps a job whose callback is still due, and deletes it once delivered', async () => {
+    const store = openStore();
+    const job = await queuedJob(store, ['a@x.test'], withCallback);
+    await store.cancelJob(job.id, 0);
+
+    expect(await store.deleteEndedJobs(1_000, 10)).toBe(0);
+    await store.claimDueCallback(0, 1_000);
+    const delivered = {
+      outcome: 'delivered',
+      status: 204,
+      error: null,
+      nextAttemptAt: null,
+    } as const;
+    await store.recordCallbackAttempt(job.id, delivered, 5);
+
+    expect(await store.deleteEndedJobs(1_000, 10)).toBe(1);
+    expect(await store.getJob(job.id)).toBeNull();
+  });
+});
