@@ -34,23 +34,37 @@ export interface ContactQueue {
   add(portalId: string, contactIds: string[]): Promise<void>;
   /** Starts a drain unless one runs; resolves when the queue is empty or stuck. */
   drain(): Promise<void>;
+  /**
+   * No round starts after this; resolves when the running drain, if any,
+   * has ended. A round cut short (its verifier closed under it) leaves its
+   * contacts queued for the next start.
+   */
+  stop(): Promise<void>;
 }
 
 export function createContactQueue(deps: ContactQueueDeps): ContactQueue {
-  // TODO: a drain still running at shutdown meets a closed store and logs
-  // an error; its contacts stay queued and the next start verifies them.
   let running: Promise<void> | null = null;
+  let isStopping = false;
 
   const drainOnce = async () => {
-    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+    for (let round = 0; round < MAX_ROUNDS && !isStopping; round += 1) {
       const portals = await deps.store.listQueuedPortals();
       if (portals.length === 0) return;
       let hasProgress = false;
       for (const portalId of portals) {
+        if (isStopping) return;
         hasProgress = (await drainPortal(deps, portalId)) || hasProgress;
       }
       // Quota spent or HubSpot down: the queue waits for the next drain.
       if (!hasProgress) return;
+    }
+  };
+
+  const onFailure = (error: unknown) => {
+    if (isStopping) {
+      deps.logger.info({ reason: String(error) }, 'hubspot queue stopped; contacts stay queued');
+    } else {
+      deps.logger.error({ err: error }, 'hubspot queue failed');
     }
   };
 
@@ -59,10 +73,15 @@ export function createContactQueue(deps: ContactQueueDeps): ContactQueue {
       await deps.store.queueContacts(portalId, contactIds, deps.clock.now());
     },
     drain() {
+      if (isStopping) return Promise.resolve();
       running ??= drainOnce()
-        .catch((error: unknown) => deps.logger.error({ err: error }, 'hubspot queue failed'))
+        .catch(onFailure)
         .finally(() => (running = null));
       return running;
+    },
+    async stop() {
+      isStopping = true;
+      await running;
     },
   };
 }

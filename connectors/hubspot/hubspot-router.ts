@@ -45,7 +45,7 @@ export interface HubspotRouterDeps {
   publicUrl: string;
   oauth: OAuthSettings | null;
   store: HubspotStore;
-  queue: ContactQueue;
+  queue: Pick<ContactQueue, 'add' | 'drain'>;
   action: WorkflowAction;
   clock: Clock;
   logger: Logger;
@@ -117,7 +117,10 @@ export function createHubspotRouter(deps: HubspotRouterDeps): Router {
   return router;
 }
 
-async function queueContacts(queue: ContactQueue, events: z.infer<typeof eventSchema>[]) {
+async function queueContacts(
+  queue: Pick<ContactQueue, 'add'>,
+  events: z.infer<typeof eventSchema>[],
+) {
   const byPortal = new Map<string, Set<string>>();
   for (const event of events) {
     if (!isContactWork(event)) continue;

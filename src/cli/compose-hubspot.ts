@@ -42,6 +42,8 @@ export interface ComposedHubspot {
   syncTask: ScheduledTaskFn;
   /** Verifies what webhooks queued before a restart. */
   start(): void;
+  /** Starts no more webhook rounds; resolves when the running one has ended. */
+  stop(): Promise<void>;
 }
 
 export interface HubspotServiceDeps {
@@ -94,5 +96,5 @@ export function composeHubspot(
     connectPortals: () => registry.connectAll(),
     openVerifier: deps.openVerifier,
   });
-  return { router, syncTask, start: () => void queue.drain() };
+  return { router, syncTask, start: () => void queue.drain(), stop: () => queue.stop() };
 }

@@ -225,14 +225,19 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
       isStopping = true;
       stopped ??= (async () => {
         logger.info({ graceMs }, 'service stopping');
+        // A webhook round still verifying gets the grace too; what is left
+        // of it when the verifier closes stays queued for the next start.
+        const webhooksStopped = hubspot.stop();
         const [isClean] = await Promise.all([
           closeHttpServer(server, graceMs),
           runner.stop(),
           scheduler.stop(),
+          Promise.race([webhooksStopped, delay(graceMs)]),
         ]);
         if (!isClean) logger.warn('requests still running at the deadline were cut');
 
         await verifier.close();
+        await webhooksStopped;
         await quota.stop();
         db.close();
         logger.info('service stopped');
@@ -240,6 +245,11 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
       return stopped;
     },
   };
+}
+
+/** Resolves after `ms`; the timer alone does not keep the process alive. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** A re-verification run's verifier, whose answers also count in the metrics. */

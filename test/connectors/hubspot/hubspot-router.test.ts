@@ -69,7 +69,7 @@ function buildApp(verifierOptions: FakeBulkOptions = {}, dbPath = ':memory:') {
   const shared = { store, registry, clock, lifetimes: LIFETIMES, trustsHardBounces: true, logger };
   const queue: ContactQueue = createContactQueue({ ...shared, verifier });
   const drains: Promise<void>[] = [];
-  const watchedQueue: ContactQueue = {
+  const watchedQueue: Pick<ContactQueue, 'add' | 'drain'> = {
     add: (portalId, ids) => queue.add(portalId, ids),
     drain: () => {
       const drained = queue.drain();
