@@ -1,9 +1,10 @@
 /**
  * Creating a job from a stream of addresses: they go into the store in
  * batches of BATCH_SIZE (one transaction each) as they arrive, so a
- * million-address upload is never held whole. The job stays invisible to
- * workers until the last batch is in and the quota is charged; a refused
- * or broken upload is deleted.
+ * million-address upload is never held whole; while addresses keep coming,
+ * a write happens at least once a minute, so a slow upload keeps its lease.
+ * The job stays invisible to workers until the last batch is in and the
+ * quota is charged; a refused or broken upload is deleted.
  *
  * An Idempotency-Key makes a repeated request return the job the first
  * one created. The request's fingerprint (SHA-256 of its addresses and
@@ -22,6 +23,13 @@ export const MAX_JOB_ADDRESSES = 1_000_000;
 
 /** Addresses written per transaction. */
 export const BATCH_SIZE = 5_000;
+
+/**
+ * A slower upload writes what it has at least this often: each write
+ * renews the upload's lease in the store, so a client that trickles its
+ * addresses is not taken for one that died.
+ */
+export const FLUSH_AFTER_MS = 60_000;
 
 export interface ReceiveJobRequest {
   spec: NewJob;
@@ -80,15 +88,18 @@ async function storeAddresses(
   const hash = startFingerprint(request.spec);
   let batch: string[] = [];
   let count = 0;
+  let lastWriteAt = clock.now();
 
   for await (const email of request.emails) {
     count += 1;
     checkCount(count);
     hash.update(`${email}\n`);
     batch.push(email);
-    if (batch.length >= BATCH_SIZE) {
-      await jobs.appendItems(jobId, batch, clock.now());
+    const now = clock.now();
+    if (batch.length >= BATCH_SIZE || now - lastWriteAt >= FLUSH_AFTER_MS) {
+      await jobs.appendItems(jobId, batch, now);
       batch = [];
+      lastWriteAt = now;
     }
   }
   if (batch.length > 0) await jobs.appendItems(jobId, batch, clock.now());

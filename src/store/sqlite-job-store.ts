@@ -28,8 +28,8 @@ import type { JobRow } from './sqlite-job-schema.js';
 
 /**
  * An upload whose process stops renewing this long is considered abandoned.
- * TODO: each batch of 5,000 renews it, so a client trickling fewer than
- * 5,000 addresses in ten minutes has its upload discarded mid-way.
+ * Every batch written renews it, and a receiving upload writes at least once
+ * a minute while addresses arrive.
  */
 const UPLOAD_LEASE_MS = 10 * 60_000;
 
