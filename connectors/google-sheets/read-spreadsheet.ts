@@ -7,9 +7,13 @@
  */
 import type { sheets_v4 } from '@googleapis/sheets';
 
+import { GoogleApiError } from './call-google.js';
 import type { GoogleCall } from './call-google.js';
 import { ANCHOR_KEY, isAnchorRole, quoteSheetTitle } from './sheet-columns.js';
 import type { AnchorRole } from './sheet-columns.js';
+
+/** Sheet names a SheetNotFoundError lists. */
+const TITLES_LISTED = 20;
 
 const FIELDS = [
   'sheets(properties(sheetId,title,gridProperties(rowCount,columnCount))',
@@ -44,10 +48,51 @@ export async function readSpreadsheet(
   sheetTitle?: string,
 ): Promise<SheetSnapshot[]> {
   const ranges = sheetTitle === undefined ? undefined : [quoteSheetTitle(sheetTitle)];
+  try {
+    const spreadsheet = await call('spreadsheets.get', () =>
+      sheets.spreadsheets.get({ spreadsheetId, ranges, includeGridData: true, fields: FIELDS }),
+    );
+    return (spreadsheet.sheets ?? []).map(toSnapshot);
+  } catch (error) {
+    // Google answers a missing sheet with "400 Unable to parse range": one
+    // more call tells that apart from other bad requests and names the
+    // sheets there are.
+    if (sheetTitle === undefined || !(error instanceof GoogleApiError) || error.status !== 400) {
+      throw error;
+    }
+    const titles = await listSheetTitles(sheets, call, spreadsheetId);
+    if (!titles.includes(sheetTitle)) throw new SheetNotFoundError(sheetTitle, titles);
+    throw error;
+  }
+}
+
+/** `--sheet` names a sheet the spreadsheet does not have. */
+export class SheetNotFoundError extends Error {
+  readonly code = 'SHEET_NOT_FOUND';
+
+  constructor(
+    readonly title: string,
+    readonly titles: string[],
+  ) {
+    const listed = titles.slice(0, TITLES_LISTED).map((name) => JSON.stringify(name));
+    const more = titles.length > TITLES_LISTED ? `, and ${titles.length - TITLES_LISTED} more` : '';
+    super(
+      `the spreadsheet has no sheet named ${JSON.stringify(title)}; ` +
+        `its sheets: ${listed.join(', ')}${more}`,
+    );
+    this.name = 'SheetNotFoundError';
+  }
+}
+
+async function listSheetTitles(
+  sheets: sheets_v4.Sheets,
+  call: GoogleCall,
+  spreadsheetId: string,
+): Promise<string[]> {
   const spreadsheet = await call('spreadsheets.get', () =>
-    sheets.spreadsheets.get({ spreadsheetId, ranges, includeGridData: true, fields: FIELDS }),
+    sheets.spreadsheets.get({ spreadsheetId, fields: 'sheets.properties.title' }),
   );
-  return (spreadsheet.sheets ?? []).map(toSnapshot);
+  return (spreadsheet.sheets ?? []).map((sheet) => sheet.properties?.title ?? '');
 }
 
 function toSnapshot(sheet: sheets_v4.Schema$Sheet): SheetSnapshot {

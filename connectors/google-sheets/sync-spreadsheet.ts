@@ -14,7 +14,7 @@ import type { SheetStore, Verdict, VerificationResult } from '../../src/index.js
 import type { GoogleCall } from './call-google.js';
 import { chooseEmailColumn } from './choose-email-column.js';
 import { needsChanges, planColumns, prepareColumns } from './prepare-columns.js';
-import { readSpreadsheet } from './read-spreadsheet.js';
+import { readSpreadsheet, SheetNotFoundError } from './read-spreadsheet.js';
 import type { ColumnAnchor, SheetSnapshot } from './read-spreadsheet.js';
 import { rowFingerprint } from './row-fingerprint.js';
 import type { AnchorRole } from './sheet-columns.js';
@@ -76,12 +76,14 @@ export type SyncOutcome =
   | { ok: false; problem: string; headers: Record<string, string[]> };
 
 export async function syncSpreadsheet(request: SyncRequest, deps: SyncDeps): Promise<SyncOutcome> {
-  const snapshots = await readSpreadsheet(
-    deps.sheets,
-    deps.call,
-    request.spreadsheetId,
-    request.sheet,
-  );
+  let snapshots: SheetSnapshot[];
+  try {
+    snapshots = await readSpreadsheet(deps.sheets, deps.call, request.spreadsheetId, request.sheet);
+  } catch (error) {
+    if (error instanceof SheetNotFoundError)
+      return { ok: false, problem: error.message, headers: {} };
+    throw error;
+  }
   const targets = request.sheet === undefined ? snapshots : snapshots.slice(0, 1);
   if (targets.length === 0) return { ok: false, problem: 'no sheet to sync', headers: {} };
 

@@ -8,6 +8,17 @@
  */
 import nock from 'nock';
 
+/** An API error answer: the status and Google's error body. */
+class ApiRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export const FAKE_ROOT = 'https://sheets.fake.example';
 
 interface Metadata {
@@ -165,13 +176,29 @@ export class FakeSpreadsheet {
       ];
     }
     this.beforeCall(operation, this.calls.filter((call) => call === operation).length);
-    return [200, JSON.stringify(handle()), { 'content-type': 'application/json' }];
+    try {
+      return [200, JSON.stringify(handle()), { 'content-type': 'application/json' }];
+    } catch (error) {
+      if (!(error instanceof ApiRefusal)) throw error;
+      const body = { error: { code: error.status, message: error.message, status: error.reason } };
+      return [error.status, JSON.stringify(body), { 'content-type': 'application/json' }];
+    }
   }
 
   private get(uri: string) {
     const url = new URL(uri);
-    if (url.searchParams.get('includeGridData') !== 'true') throw new Error('grid data expected');
+    if (url.searchParams.get('includeGridData') !== 'true') {
+      if (url.searchParams.get('fields') !== 'sheets.properties.title') {
+        throw new Error('grid data or sheet titles expected');
+      }
+      return { sheets: this.sheets.map((sheet) => ({ properties: { title: sheet.title } })) };
+    }
     const ranges = url.searchParams.getAll('ranges').map(unquoteTitle);
+    const missing = ranges.find((range) => !this.sheets.some((sheet) => sheet.title === range));
+    if (missing !== undefined) {
+      // What Google answers for a range naming a sheet the spreadsheet lacks.
+      throw new ApiRefusal(400, 'INVALID_ARGUMENT', `Unable to parse range: ${missing}`);
+    }
     const wanted =
       ranges.length === 0
         ? this.sheets

@@ -130,6 +130,23 @@ describe('syncSpreadsheet', () => {
     expect(spreadsheet.calls).toEqual(['get']);
   });
 
+  it('reports a --sheet the spreadsheet does not have, naming the sheets it has', async () => {
+    const { spreadsheet, sync, verified } = setUp();
+    spreadsheet.addSheet('Contacts', CONTACTS);
+    spreadsheet.addSheet('Archive', CONTACTS);
+    spreadsheet.intercept();
+
+    const outcome = await sync({ sheet: 'Leads' });
+
+    expect(outcome).toEqual({
+      ok: false,
+      problem: 'the spreadsheet has no sheet named "Leads"; its sheets: "Contacts", "Archive"',
+      headers: {},
+    });
+    expect(spreadsheet.calls).toEqual(['get', 'get']);
+    expect(verified).toEqual([]);
+  });
+
   it('reports a --column that names no header, with the headers', async () => {
     const { spreadsheet, sync } = setUp();
     spreadsheet.addSheet('Contacts', CONTACTS);
