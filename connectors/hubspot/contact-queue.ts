@@ -11,7 +11,9 @@ import type { BulkVerifier, Clock, HubspotStore, Verdict } from '../../src/index
 import { READ_PROPERTIES } from './fetch-contact-pages.js';
 import type { HubspotContact } from './fetch-contact-pages.js';
 import { planContact } from './plan-contact.js';
+import { PortalUnavailableError } from './portal-registry.js';
 import type { PortalRegistry } from './portal-registry.js';
+import type { PortalConnection } from './hubspot-sync-task.js';
 import { HubspotStopError } from './portal-rate-limiter.js';
 import { answerOf } from './provision-properties.js';
 import { BATCH_SIZE, writeContactUpdates } from './write-contact-updates.js';
@@ -89,7 +91,14 @@ export function createContactQueue(deps: ContactQueueDeps): ContactQueue {
 /** One round for one portal; false when nothing could be done. */
 async function drainPortal(deps: ContactQueueDeps, portalId: string): Promise<boolean> {
   const ids = await deps.store.listQueued(portalId, BATCH_SIZE);
-  const portal = await deps.registry.connect(portalId);
+  let portal: PortalConnection | null;
+  try {
+    portal = await deps.registry.connect(portalId);
+  } catch (error) {
+    if (!(error instanceof PortalUnavailableError)) throw error;
+    deps.logger.warn({ portalId, err: error }, 'hubspot queue paused: portal unavailable');
+    return false;
+  }
   if (!portal) {
     deps.logger.warn({ portalId }, 'hubspot queue: portal not connected; dropping its contacts');
     await deps.store.dequeueContacts(portalId, ids);

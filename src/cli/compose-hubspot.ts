@@ -69,6 +69,7 @@ export function composeHubspot(
     oauth,
     store,
     clock: deps.clock,
+    logger,
   });
   const shared = {
     store,

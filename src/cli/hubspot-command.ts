@@ -134,6 +134,7 @@ async function withPortals(
       oauth: oauthSettingsOf(config),
       store,
       clock: systemClock,
+      logger,
     });
     const portals = await registry.connectAll();
     if (portals.length === 0) {

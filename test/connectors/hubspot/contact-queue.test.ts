@@ -4,7 +4,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { createContactQueue } from '../../../connectors/hubspot/contact-queue.js';
 import { PROPERTY_NAMES } from '../../../connectors/hubspot/hubspot-properties.js';
-import { createPortalRegistry } from '../../../connectors/hubspot/portal-registry.js';
+import {
+  createPortalRegistry,
+  PortalUnavailableError,
+} from '../../../connectors/hubspot/portal-registry.js';
+import type { PortalRegistry } from '../../../connectors/hubspot/portal-registry.js';
 import { BulkClosedError } from '../../../src/engine/bulk-verifier.js';
 import { openSqlite } from '../../../src/store/sqlite-database.js';
 import { SqliteHubspotStore } from '../../../src/store/sqlite-hubspot-store.js';
@@ -51,7 +55,7 @@ function heldVerifier() {
   };
 }
 
-function setUp() {
+function setUp(registryOverride?: PortalRegistry) {
   const db = openSqlite(':memory:');
   cleanups.push(() => db.close());
   const store = new SqliteHubspotStore(db);
@@ -63,13 +67,15 @@ function setUp() {
       write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }),
     },
   );
-  const registry = createPortalRegistry({
-    accessToken: 'pat-test',
-    baseUrl: BASE_URL,
-    oauth: null,
-    store,
-    clock,
-  });
+  const registry =
+    registryOverride ??
+    createPortalRegistry({
+      accessToken: 'pat-test',
+      baseUrl: BASE_URL,
+      oauth: null,
+      store,
+      clock,
+    });
   const verifier = heldVerifier();
   const queue = createContactQueue({
     store,
@@ -128,5 +134,22 @@ describe('createContactQueue stop', () => {
     // A stopped queue starts no new round.
     await queue.drain();
     expect(verifier.waiting).toHaveLength(0);
+  });
+
+  it('keeps the contacts of a portal whose access cannot be renewed now', async () => {
+    const unavailable: PortalRegistry = {
+      connectAll: async () => [],
+      connect: async (portalId) => {
+        throw new PortalUnavailableError(portalId, '503 UNAVAILABLE');
+      },
+    };
+    const { store, queue, verifier, lines } = setUp(unavailable);
+    await queue.add(PORTAL_ID, ['1', '2']);
+
+    await queue.drain();
+
+    expect((await store.listQueued(PORTAL_ID, 10)).sort()).toEqual(['1', '2']);
+    expect(verifier.waiting).toHaveLength(0);
+    expect(lines.map((line) => line.msg)).toContain('hubspot queue paused: portal unavailable');
   });
 });
