@@ -1,12 +1,10 @@
 /**
  * The daily quota: addresses charged per API key per UTC day. Counts are
  * kept in memory and written to the store about once a second, so a busy
- * key costs no database write per request; on start of a day (or of the
- * process) a key's count is read back from the store.
- *
- * TODO: several processes sharing one store each enforce the quota with
- * their own in-memory count, so together they may let a key go over its
- * quota by what the others charged since they last read it.
+ * key costs no database write per request. Each write (or, for a key with
+ * nothing to write, a read) brings back the day's total from the store, so
+ * processes sharing one store see each other's usage within a second: a
+ * key can go over its quota only by what the others charged in that second.
  */
 import type { Logger } from 'pino';
 
@@ -49,13 +47,13 @@ export function createQuotaMeter(options: QuotaMeterOptions): QuotaMeter {
   const loads = new Map<string, Promise<Tally>>();
   let timer: NodeJS.Timeout | null = null;
 
-  const store = async (keyId: string, day: string, count: number): Promise<boolean> => {
+  /** The day's stored total after adding `count`; null when the store failed. */
+  const store = async (keyId: string, day: string, count: number): Promise<number | null> => {
     try {
-      await keys.addUsage(keyId, day, count);
-      return true;
+      return await keys.addUsage(keyId, day, count);
     } catch (error) {
       logger.warn({ err: error, keyId }, 'quota usage not stored');
-      return false;
+      return null;
     }
   };
 
@@ -84,15 +82,32 @@ export function createQuotaMeter(options: QuotaMeterOptions): QuotaMeter {
   };
 
   const flush = async (): Promise<void> => {
+    const today = utcDay(clock.now());
     for (const [keyId, tally] of tallies) {
-      if (tally.pending === 0) continue;
+      if (tally.pending === 0) {
+        // Other processes may have charged this key since: read their part.
+        if (tally.day === today) tally.stored = await readUsage(keyId, tally);
+        continue;
+      }
       const count = tally.pending;
       tally.pending = 0;
       tally.stored += count;
-      if (!(await store(keyId, tally.day, count))) {
+      const total = await store(keyId, tally.day, count);
+      if (total === null) {
         tally.stored -= count;
         tally.pending += count;
+      } else {
+        tally.stored = total;
       }
+    }
+  };
+
+  const readUsage = async (keyId: string, tally: Tally): Promise<number> => {
+    try {
+      return Math.max(tally.stored, await keys.getUsage(keyId, tally.day));
+    } catch (error) {
+      logger.warn({ err: error, keyId }, 'quota usage not read');
+      return tally.stored;
     }
   };
 

@@ -34,7 +34,8 @@ export interface KeyStore {
 
   /** Addresses charged to the key on a UTC day ("2025-01-31"). */
   getUsage(id: string, day: string): Promise<number>;
-  addUsage(id: string, day: string, count: number): Promise<void>;
+  /** Adds to a key's usage of the day; answers the day's total, every process's included. */
+  addUsage(id: string, day: string, count: number): Promise<number>;
 
   close(): Promise<void>;
 }

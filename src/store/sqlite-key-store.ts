@@ -104,13 +104,15 @@ export class SqliteKeyStore implements KeyStore {
     return row?.count ?? 0;
   }
 
-  async addUsage(id: string, day: string, count: number): Promise<void> {
-    this.db
+  async addUsage(id: string, day: string, count: number): Promise<number> {
+    const row = this.db
       .prepare(
         `INSERT INTO api_key_usage (key_id, day, count) VALUES (?, ?, ?)
-         ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count`,
+         ON CONFLICT (key_id, day) DO UPDATE SET count = count + excluded.count
+         RETURNING count`,
       )
-      .run(id, day, count);
+      .get(id, day, count) as { count: number };
+    return row.count;
   }
 
   /** Closes the database if this store opened it. */

@@ -142,7 +142,7 @@ describe('createQuotaMeter', () => {
     const flaky = Object.assign(Object.create(keys) as SqliteKeyStore, {
       addUsage: async (id: string, day: string, count: number) => {
         if (isStoreDown) throw new Error('database is locked');
-        await keys.addUsage(id, day, count);
+        return keys.addUsage(id, day, count);
       },
     });
     const meter = createQuotaMeter({ keys: flaky, dailyQuota: 100, clock, logger: silent });
@@ -152,5 +152,27 @@ describe('createQuotaMeter', () => {
     isStoreDown = false;
     await meter.flush();
     expect(await keys.getUsage('key_a', utcDay(clock.now()))).toBe(5);
+  });
+
+  it('sees what other processes charged within one flush, so together they keep the quota', async () => {
+    const keys = await storeWithKey();
+    const clock = createFakeClock();
+    const first = createQuotaMeter({ keys, dailyQuota: 100, clock, logger: silent });
+    const second = createQuotaMeter({ keys, dailyQuota: 100, clock, logger: silent });
+    await second.charge('key_a', 10);
+    await second.flush();
+
+    await first.charge('key_a', 60);
+    await first.flush();
+    // The second learns of the first's 60 on its next flush, with or without counts of its own.
+    await second.flush();
+    const error = await refusal(second.charge('key_a', 40));
+    expect(error.details).toMatchObject({ used: 70, requested: 40 });
+
+    await second.charge('key_a', 30);
+    await second.flush();
+    await first.flush();
+    await refusal(first.charge('key_a', 1));
+    expect(await keys.getUsage('key_a', utcDay(clock.now()))).toBe(100);
   });
 });
