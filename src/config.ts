@@ -152,8 +152,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   option(
     'maxRejectedPerSession',
     '--max-rejected-per-session',
-    '8',
-    'Refused RCPTs after which a session ends (Postfix slows down after 10 errors).',
+    '9',
+    'Refused RCPTs after which a session ends (Postfix slows down at 10 errors).',
   ),
   option(
     'domainRate',

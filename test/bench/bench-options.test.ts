@@ -11,7 +11,7 @@ describe('readBenchOptions', () => {
       rttMs: 50,
       concurrency: 16,
       perHostConcurrency: 3,
-      maxRejectedPerSession: 8,
+      maxRejectedPerSession: 9,
       rows: 1_000_000,
     });
   });
