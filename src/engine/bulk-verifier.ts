@@ -33,6 +33,7 @@ import {
   withinDeadline,
 } from '../verify/verification-steps.js';
 import type { DomainJudgement, VerifierSettings } from '../verify/verification-steps.js';
+import { CatchAllWatch } from './catch-all-watch.js';
 import { createStoredCatchAllMemory } from './stored-catch-all-memory.js';
 import type { CacheMode } from './stored-catch-all-memory.js';
 import { DomainRate } from './domain-rate.js';
@@ -104,12 +105,11 @@ class BulkRun implements BulkVerifier {
   };
   private readonly startedAt: number;
   private readonly cacheMode: CacheMode;
-  private readonly memory: CatchAllMemory | undefined;
+  private readonly catchAll: CatchAllWatch;
   private readonly inFlight = new Map<string, Promise<VerificationResult>>();
   /** Without a store, finished results are remembered here for duplicates. */
   private readonly finished = new Map<string, VerificationResult>();
   private readonly domains = new Map<string, Promise<DomainJudgement>>();
-  private readonly catchAll = new Map<string, Promise<boolean | null>>();
   private readonly waiters = new Set<(error: Error) => void>();
   private isClosed = false;
 
@@ -120,7 +120,7 @@ class BulkRun implements BulkVerifier {
     this.logger = deps.logger ?? pino({ level: 'silent' });
     this.startedAt = deps.clock.now();
     this.cacheMode = deps.store ? (deps.cacheMode ?? 'use') : 'off';
-    this.memory =
+    const memory =
       deps.store && this.cacheMode !== 'off'
         ? createStoredCatchAllMemory(
             deps.store,
@@ -128,6 +128,11 @@ class BulkRun implements BulkVerifier {
             deps.clock,
           )
         : undefined;
+    this.catchAll = new CatchAllWatch({
+      clock: deps.clock,
+      memory,
+      probe: (domain, server) => this.probeCatchAll(domain, server, memory),
+    });
 
     const probeSettings = toProbeSettings(settings);
     this.dispatcher = new SessionDispatcher({
@@ -157,6 +162,7 @@ class BulkRun implements BulkVerifier {
     if (this.isClosed) return;
     this.isClosed = true;
     this.dispatcher.close();
+    this.catchAll.close();
     const error = new BulkClosedError();
     for (const fail of this.waiters) fail(error);
     this.waiters.clear();
@@ -256,13 +262,30 @@ class BulkRun implements BulkVerifier {
     }
 
     const targets = listTargets(domain.servers, this.settings.smtpPort);
-    const probe = await this.askServers(parsed, targets);
+    const probe = await this.askWatched(parsed, targets);
     if (this.isClosed) throw new BulkClosedError();
 
     if (probe.isAccepted && probe.answeredBy && this.settings.catchAllProbe) {
-      flags.catchAll = await this.catchAllOf(parsed.domain, probe.answeredBy);
+      flags.catchAll = await this.catchAll.isCatchAll(parsed.domain, probe.answeredBy);
     }
     return buildResult(email, startedAt, clock, draft, probe, probe.evidence);
+  }
+
+  /** Asks the servers, telling the catch-all watch what to expect and what came. */
+  private async askWatched(parsed: ParsedAddress, targets: SocketTarget[]): Promise<MailboxProbe> {
+    const domain = parsed.domain;
+    const expectedAt = targets[0];
+    let isPending = expectedAt !== undefined;
+    const release = () => {
+      if (isPending && expectedAt) this.catchAll.release(domain, expectedAt);
+      isPending = false;
+    };
+
+    if (expectedAt) this.catchAll.expect(domain, expectedAt);
+    const probe = await this.askServers(parsed, targets, release);
+    release();
+    this.catchAll.observe(domain, probe);
+    return probe;
   }
 
   private judgeDomainOnce(domain: string): Promise<DomainJudgement> {
@@ -277,7 +300,11 @@ class BulkRun implements BulkVerifier {
     return judgement;
   }
 
-  private askServers(parsed: ParsedAddress, targets: SocketTarget[]): Promise<MailboxProbe> {
+  private askServers(
+    parsed: ParsedAddress,
+    targets: SocketTarget[],
+    onDeferred: () => void,
+  ): Promise<MailboxProbe> {
     return new Promise((settle) => {
       this.dispatcher.enqueue({
         recipient: parsed.normalized,
@@ -291,27 +318,21 @@ class BulkRun implements BulkVerifier {
         isProbe: false,
         lastTrouble: null,
         settle,
+        onDeferred,
       });
     });
   }
 
   /**
-   * One catch-all probe per domain per run, after a real address there was
-   * accepted, in a session that carries only probes.
+   * The catch-all probe, at most once per domain and server per run, after
+   * a real address there was accepted, in a session that carries only
+   * probes.
    */
-  private catchAllOf(domain: string, server: SocketTarget): Promise<boolean | null> {
-    let answer = this.catchAll.get(domain);
-    if (!answer) {
-      answer = this.probeCatchAll(domain, server);
-      this.catchAll.set(domain, answer);
-    }
-    return answer;
-  }
-
-  private async probeCatchAll(domain: string, server: SocketTarget): Promise<boolean | null> {
-    const remembered = await this.memory?.recall(domain);
-    if (remembered !== undefined && remembered !== null) return remembered;
-
+  private async probeCatchAll(
+    domain: string,
+    server: SocketTarget,
+    memory: CatchAllMemory | undefined,
+  ): Promise<boolean | null> {
     const probe = await new Promise<MailboxProbe>((settle) => {
       this.dispatcher.enqueueProbe({
         recipient: `${randomLocalPart(this.deps.random)}@${domain}`,
@@ -329,7 +350,7 @@ class BulkRun implements BulkVerifier {
     });
 
     const isCatchAll = decideCatchAll(probe.isAccepted, probe.reason);
-    if (isCatchAll !== null) await this.memory?.remember(domain, isCatchAll);
+    if (isCatchAll !== null) await memory?.remember(domain, isCatchAll);
     return isCatchAll;
   }
 }

@@ -24,6 +24,8 @@ export interface RcptJob {
   /** The most telling trouble met at servers passed over. */
   lastTrouble: MailboxProbe | null;
   settle(probe: MailboxProbe): void;
+  /** The answer was a deferral: the job waits out a retry delay. */
+  onDeferred?: () => void;
 }
 
 export function currentTarget(job: RcptJob): SocketTarget | undefined {

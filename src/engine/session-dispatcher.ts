@@ -363,6 +363,7 @@ export class SessionDispatcher {
     // the retry goes to the same server address with the same MAIL FROM,
     // while the rest of the run carries on.
     if (probe.reason === 'greylisted') this.hurry(job.domain, probe.answeredBy);
+    job.onDeferred?.();
     job.retriesDone += 1;
     job.attempts += 1;
     job.targets = [probe.answeredBy];

@@ -218,6 +218,25 @@ describe('createBulkVerifier', () => {
     expect(probeSessions[0]).toHaveLength(1);
   });
 
+  it('asks no made-up recipient of a domain that refused a real one as unknown', async () => {
+    const w = await sharedWorld();
+    const bulk = bulkIn(w);
+    const addresses = ['ann@one.test', 'nobody@one.test', 'bob@one.test', 'cid@two.test'];
+
+    const results = await Promise.all(addresses.map((email) => bulk.verify(email)));
+    expect(results.map(summary)).toEqual([
+      ['ann@one.test', 'deliverable', 'accepted', false],
+      ['nobody@one.test', 'undeliverable', 'mailbox_not_found', null],
+      ['bob@one.test', 'deliverable', 'accepted', false],
+      ['cid@two.test', 'deliverable', 'accepted', false],
+    ]);
+    // one.test showed a refusal; two.test had nothing else to show, so it was probed.
+    const asked = w.logs.get('127.0.0.81')!.rcptTo;
+    const madeUp = asked.filter((rcpt) => !addresses.includes(rcpt));
+    expect(madeUp).toHaveLength(1);
+    expect(madeUp[0]).toMatch(/^[a-z0-9]{20}@two\.test$/);
+  });
+
   it('takes the recipients of domains sharing a server in turn, not in input order', async () => {
     const w = await sharedWorld();
     const bulk = bulkIn(w, { perHostConcurrency: 1, catchAllProbe: false });
