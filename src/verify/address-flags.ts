@@ -90,38 +90,61 @@ const ROLE_LOCAL_PARTS: ReadonlySet<string> = new Set([
 const require = createRequire(import.meta.url);
 
 let freeProviderDomains: ReadonlySet<string> | null = null;
-let disposableDomains: ReadonlySet<string> | null = null;
+let disposableDomains: DisposableLists | null = null;
+
+/**
+ * Entries of email-providers' common.json that are not mailbox providers:
+ * the domains RFC 2606 reserves for examples, two company domains, and
+ * facebook.com, whose @facebook.com addresses were retired in 2014.
+ * Throwaway services on the list keep the free flag; the disposable flag
+ * is what decides their verdict.
+ */
+const NOT_FREE_PROVIDERS: ReadonlySet<string> = new Set([
+  'example.com',
+  'example.net',
+  'example.org',
+  'test.com',
+  'test.de',
+  'facebook.com',
+]);
+
+interface DisposableLists {
+  /** Domains that are disposable themselves (index.json). */
+  exact: ReadonlySet<string>;
+  /** Domains whose every subdomain is disposable too (wildcard.json). */
+  withSubdomains: ReadonlySet<string>;
+}
 
 /** RFC 5321 4.5.1 makes postmaster case-insensitive; the rest follow suit. */
 export function isRoleAccount(localPart: string): boolean {
   return ROLE_LOCAL_PARTS.has(normalizeLocalPart(localPart));
 }
 
-/**
- * TODO: common.json also names example.com, test.com, facebook.com and a
- * few disposable services (mailinator.com), so those read as free too.
- */
 export function isFreeProvider(domain: string): boolean {
-  freeProviderDomains ??= new Set(readDomainList('email-providers/common.json'));
+  freeProviderDomains ??= new Set(
+    readDomainList('email-providers/common.json').filter((entry) => !NOT_FREE_PROVIDERS.has(entry)),
+  );
 
   return freeProviderDomains.has(normalizeDomain(domain));
 }
 
 /**
- * A domain is disposable when it or any parent domain is listed: the
- * wildcard list means exactly that, and throwaway services hand out
- * subdomains of listed domains as readily as the domains themselves. So
- * both lists share one set.
- *
- * TODO: the list holds a few shared registries (net.ee, za.com, pe.hu),
- * so every domain registered under them counts as disposable too.
+ * A domain is disposable when index.json lists it, or when wildcard.json
+ * lists it or a parent domain, as the package defines its two lists.
+ * index.json also names a few second-level registries (edu.pl, net.ee,
+ * za.com) under which universities and companies hold their domains, so
+ * its entries never stand for their subdomains; the services that hand
+ * out subdomains (33mail.com, yopmail.com, pe.hu) are on the wildcard list.
  */
 export function isDisposableDomain(domain: string): boolean {
   disposableDomains ??= loadDisposableDomains();
 
-  const labels = normalizeDomain(domain).split('.');
+  const name = normalizeDomain(domain);
+  if (disposableDomains.exact.has(name)) return true;
+
+  const labels = name.split('.');
   for (let start = 0; start <= labels.length - 2; start += 1) {
-    if (disposableDomains.has(labels.slice(start).join('.'))) {
+    if (disposableDomains.withSubdomains.has(labels.slice(start).join('.'))) {
       return true;
     }
   }
@@ -146,14 +169,18 @@ function normalizeDomain(domain: string): string {
   return domain.toLowerCase().replace(/\.$/, '');
 }
 
-function loadDisposableDomains(): ReadonlySet<string> {
-  const listed = [
-    ...readDomainList('disposable-email-domains/index.json'),
-    ...readDomainList('disposable-email-domains/wildcard.json'),
-  ];
+function loadDisposableDomains(): DisposableLists {
+  const read = (specifier: string) =>
+    new Set(
+      readDomainList(specifier)
+        .map(toALabel)
+        .filter((entry) => entry !== ''),
+    );
 
-  const domains = listed.map(toALabel).filter((entry) => entry !== '');
-  return new Set(domains);
+  return {
+    exact: read('disposable-email-domains/index.json'),
+    withSubdomains: read('disposable-email-domains/wildcard.json'),
+  };
 }
 
 /**

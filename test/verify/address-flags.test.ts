@@ -79,6 +79,13 @@ describe('isFreeProvider', () => {
     },
   );
 
+  it.each(['example.com', 'example.net', 'test.com', 'facebook.com'])(
+    'does not flag %s, which common.json lists but hands out no mailboxes',
+    (domain) => {
+      expect(isFreeProvider(domain)).toBe(false);
+    },
+  );
+
   it('does not treat a subdomain of a provider as the provider', () => {
     expect(isFreeProvider('alumni.gmail.com')).toBe(false);
   });
@@ -119,6 +126,14 @@ describe('isDisposableDomain', () => {
   it('does not flag a domain that merely ends like a listed one', () => {
     expect(isDisposableDomain('ourmailinator.com')).toBe(false);
   });
+
+  it.each(['uw.edu.pl', 'acme.za.com', 'firma.net.ee'])(
+    'does not flag %s, held under a registry that index.json lists for itself',
+    (domain) => {
+      expect(isDisposableDomain(domain.split('.').slice(1).join('.'))).toBe(true);
+      expect(isDisposableDomain(domain)).toBe(false);
+    },
+  );
 
   it('tolerates upper case and a trailing dot', () => {
     expect(isDisposableDomain('Mailinator.COM.')).toBe(true);
