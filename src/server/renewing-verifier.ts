@@ -5,16 +5,15 @@
  * long as the run lasts. So the service starts a new generation every
  * `generationMs`: new addresses go to it, and the old one is closed once
  * its last address is answered. That bounds both the memory and how long
- * a DNS or catch-all answer can outlive its lifetime.
- *
- * TODO: an address asked just before a renewal and again just after is
- * verified twice (once per generation) unless the first answer reached the
- * store in between; at one renewal per ten minutes this is rare.
+ * a DNS or catch-all answer can outlive its lifetime. An address still
+ * being verified by an old generation is answered from there, so a renewal
+ * never verifies one address twice at the same time.
  */
 import type { Logger } from 'pino';
 
 import { BulkClosedError } from '../engine/bulk-verifier.js';
 import type { BulkStats, BulkVerifier } from '../engine/bulk-verifier.js';
+import { parseAddress } from '../verify/parse-address.js';
 import type { Clock, VerificationResult } from '../verify/types.js';
 
 export interface RenewingVerifierOptions {
@@ -31,6 +30,8 @@ interface Generation {
   verifier: BulkVerifier;
   startedAt: number;
   pending: number;
+  /** Answers on their way, by normalized address. */
+  inFlight: Map<string, Promise<VerificationResult>>;
 }
 
 const STAT_NAMES = ['addresses', 'cacheHits', 'connections', 'commands', 'rcpts'] as const;
@@ -41,6 +42,7 @@ export function createRenewingVerifier(options: RenewingVerifierOptions): BulkVe
     verifier: options.create(),
     startedAt: clock.now(),
     pending: 0,
+    inFlight: new Map(),
   });
 
   let current = start();
@@ -71,18 +73,41 @@ export function createRenewingVerifier(options: RenewingVerifierOptions): BulkVe
     else draining.add(old);
   };
 
+  /** The answer an old generation is still working on for this address. */
+  const answerInFlight = (key: string | null): Promise<VerificationResult> | undefined => {
+    if (key === null) return undefined;
+    for (const generation of draining) {
+      const answer = generation.inFlight.get(key);
+      if (answer) return answer;
+    }
+    return undefined;
+  };
+
   return {
     async verify(email) {
       if (isClosed) throw new BulkClosedError();
       if (clock.now() - current.startedAt >= options.generationMs) renew();
 
+      const syntax = parseAddress(email);
+      const key = syntax.ok ? syntax.address.normalized : null;
+      const earlier = answerInFlight(key);
+      if (earlier) {
+        const result = { ...(await earlier), email };
+        options.onResult?.(result);
+        return result;
+      }
+
       const generation = current;
       generation.pending += 1;
+      const answer = generation.verifier.verify(email);
+      if (key !== null && !generation.inFlight.has(key)) generation.inFlight.set(key, answer);
       try {
-        const result = await generation.verifier.verify(email);
+        const result = await answer;
         options.onResult?.(result);
         return result;
       } finally {
+        if (key !== null && generation.inFlight.get(key) === answer)
+          generation.inFlight.delete(key);
         generation.pending -= 1;
         if (generation !== current && generation.pending === 0 && !isClosed) retire(generation);
       }

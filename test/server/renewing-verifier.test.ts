@@ -65,6 +65,24 @@ describe('createRenewingVerifier', () => {
     expect(generations[1]!.isClosed).toBe(false);
   });
 
+  it('answers an address still on its way in the old generation from there', async () => {
+    const { clock, generations, answered, verifier } = setUp();
+    generations[0]!.hold('slow@acme.test');
+    const first = verifier.verify('slow@acme.test');
+
+    clock.advance(60_000);
+    const again = verifier.verify('slow@ACME.test');
+    await verifier.verify('new@acme.test');
+    generations[0]!.release('slow@acme.test');
+
+    expect((await first).email).toBe('slow@acme.test');
+    expect((await again).email).toBe('slow@ACME.test');
+    expect(generations[0]!.asked).toEqual(['slow@acme.test']);
+    expect(generations[1]!.asked).toEqual(['new@acme.test']);
+    expect(answered).toHaveLength(3);
+    expect(generations[0]!.isClosed).toBe(true);
+  });
+
   it('reports every answer and sums the statistics of all generations', async () => {
     const { clock, answered, verifier } = setUp();
 
