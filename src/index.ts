@@ -16,5 +16,11 @@ export type { ParsedAddress, ParseOutcome } from './verify/parse-address.js';
 export type { ResultStore, StoredResult } from './store/store.js';
 export type { Clock } from './verify/types.js';
 export type { BulkVerifier } from './engine/bulk-verifier.js';
-export type { HubspotCursor, HubspotStore, StoredPortalTokens } from './store/hubspot-store.js';
+export type {
+  CallbackRequest,
+  HubspotCursor,
+  HubspotStore,
+  StoredPortalTokens,
+  UnfinishedCallback,
+} from './store/hubspot-store.js';
 export type { SheetRowFingerprint, SheetStore, SheetSyncState } from './store/sheet-store.js';

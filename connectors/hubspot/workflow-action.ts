@@ -3,13 +3,22 @@
  * for an answer; a result known by then is answered at once, otherwise the
  * action answers BLOCK and completes later through the callbacks API.
  * Retries of one callback id share one verification and one completion, also
- * across restarts and processes: the store remembers the callback ids.
+ * across restarts and processes: the store remembers the callback ids, with
+ * what each one asked. A callback whose process ended before completing it
+ * is taken over, once its claim is stale, by whichever process sweeps first.
  * https://developers.hubspot.com/docs/api/automation/custom-workflow-actions
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
-import type { BulkVerifier, Clock, HubspotStore, VerificationResult } from '../../src/index.js';
+import type {
+  BulkVerifier,
+  CallbackRequest,
+  Clock,
+  HubspotStore,
+  UnfinishedCallback,
+  VerificationResult,
+} from '../../src/index.js';
 import type { PortalRegistry } from './portal-registry.js';
 import { answerOf } from './provision-properties.js';
 
@@ -21,6 +30,15 @@ export const ACTION_INPUT_FIELD = 'email';
 const ANSWER_WITHIN_MS = 3_000;
 /** A blocked action waits this long (ISO 8601 duration) before HubSpot gives up. */
 const BLOCK_EXPIRATION = 'P1D';
+const BLOCK_EXPIRATION_MS = 86_400_000;
+/**
+ * An accepted callback not completed for this long is taken over: longer
+ * than one verification takes with the default greylisting retries (60 and
+ * 240 s) and timeouts, so a live process keeps the callbacks it works on.
+ */
+export const CALLBACK_CLAIM_MS = 15 * 60_000;
+/** Callbacks taken over in one sweep. */
+const RESUMED_PER_SWEEP = 100;
 const MAX_REMEMBERED = 10_000;
 /** Callback ids are kept twice as long as a blocked action waits. */
 const CALLBACK_MEMORY_MS = 2 * 86_400_000;
@@ -38,12 +56,21 @@ export type ActionAnswer = { ok: true; body: unknown } | { ok: false; problem: s
 
 export interface WorkflowAction {
   handle(body: unknown): Promise<ActionAnswer>;
+  /**
+   * Verifies and completes the callbacks that a process (this one before a
+   * restart, or another sharing the store) accepted and never completed;
+   * answers how many were taken over.
+   */
+  resumeUnfinished(): Promise<number>;
 }
 
 export interface WorkflowActionDeps {
   verifier: Pick<BulkVerifier, 'verify'>;
   registry: PortalRegistry;
-  store: Pick<HubspotStore, 'acceptCallback' | 'completeCallback' | 'pruneCallbacks'>;
+  store: Pick<
+    HubspotStore,
+    'acceptCallback' | 'claimUnfinishedCallbacks' | 'completeCallback' | 'pruneCallbacks'
+  >;
   clock: Clock;
   logger: Logger;
   answerWithinMs?: number;
@@ -59,18 +86,30 @@ export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
   const executions = new Map<string, Execution>();
   const answerWithinMs = deps.answerWithinMs ?? ANSWER_WITHIN_MS;
 
-  const executionOf = (callbackId: string, email: string) => {
+  const remember = (callbackId: string, execution: Execution) => {
+    executions.set(callbackId, execution);
+    // A failed start is forgotten here; the stored id still stops a second run.
+    execution.result.catch(() => executions.delete(callbackId));
+    if (executions.size > MAX_REMEMBERED) {
+      executions.delete(executions.keys().next().value as string);
+    }
+  };
+
+  const executionOf = (callbackId: string, request: CallbackRequest) => {
     let execution = executions.get(callbackId);
     if (!execution) {
-      execution = { result: verifyOnce(deps, callbackId, email), isCompletionSent: false };
-      executions.set(callbackId, execution);
-      // A failed start is forgotten here; the stored id still stops a second run.
-      execution.result.catch(() => executions.delete(callbackId));
-      if (executions.size > MAX_REMEMBERED) {
-        executions.delete(executions.keys().next().value as string);
-      }
+      execution = { result: verifyOnce(deps, callbackId, request), isCompletionSent: false };
+      remember(callbackId, execution);
     }
     return execution;
+  };
+
+  const resume = (callback: UnfinishedCallback) => {
+    if (executions.has(callback.callbackId)) return false;
+    const execution = { result: deps.verifier.verify(callback.email), isCompletionSent: true };
+    remember(callback.callbackId, execution);
+    void completeLater(deps, callback.portalId, callback.callbackId, execution);
+    return true;
   };
 
   return {
@@ -82,7 +121,8 @@ export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
         request.inputFields?.[ACTION_INPUT_FIELD] ?? request.object?.properties?.email ?? '',
       );
 
-      const execution = executionOf(request.callbackId, email);
+      const portalId = String(request.origin.portalId);
+      const execution = executionOf(request.callbackId, { portalId, email });
       const result = await Promise.race([
         execution.result,
         deps.clock.sleep(answerWithinMs).then(() => 'late' as const),
@@ -95,9 +135,23 @@ export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
 
       if (!execution.isCompletionSent) {
         execution.isCompletionSent = true;
-        void completeLater(deps, String(request.origin.portalId), request.callbackId, execution);
+        void completeLater(deps, portalId, request.callbackId, execution);
       }
       return { ok: true, body: blockedAnswer() };
+    },
+
+    async resumeUnfinished() {
+      const now = deps.clock.now();
+      const unfinished = await deps.store.claimUnfinishedCallbacks({
+        claimedBefore: now - CALLBACK_CLAIM_MS,
+        acceptedAfter: now - BLOCK_EXPIRATION_MS,
+        now,
+        limit: RESUMED_PER_SWEEP,
+      });
+      const resumed = unfinished.filter(resume).length;
+      if (resumed > 0)
+        deps.logger.info({ resumed }, 'workflow action: unfinished callbacks resumed');
+      return resumed;
     },
   };
 }
@@ -109,13 +163,13 @@ export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
 async function verifyOnce(
   deps: WorkflowActionDeps,
   callbackId: string,
-  email: string,
+  request: CallbackRequest,
 ): Promise<VerificationResult | null> {
   const now = deps.clock.now();
-  const earlier = await deps.store.acceptCallback(callbackId, now);
+  const earlier = await deps.store.acceptCallback(callbackId, now, request);
   if (earlier !== null) {
-    // TODO: a callback accepted by a process that ended before sending the
-    // result is never completed: HubSpot fails the action at its expiration.
+    // Completed already, or being verified elsewhere: resumeUnfinished takes
+    // it over if the process that accepted it ended first.
     deps.logger.info({ callbackId, earlier }, 'workflow action: callback already accepted');
     return null;
   }
@@ -123,7 +177,7 @@ async function verifyOnce(
   deps.store.pruneCallbacks(now - CALLBACK_MEMORY_MS).catch((error: unknown) => {
     deps.logger.warn({ err: error }, 'hubspot callback ids not pruned');
   });
-  return deps.verifier.verify(email);
+  return deps.verifier.verify(request.email);
 }
 
 function blockedAnswer() {

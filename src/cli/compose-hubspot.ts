@@ -37,10 +37,16 @@ export function oauthSettingsOf(config: Config): OAuthSettings | null {
   };
 }
 
+/** How often unfinished workflow callbacks are looked for. */
+const CALLBACK_SWEEP_MS = 5 * 60_000;
+
 export interface ComposedHubspot {
   router: Router;
   syncTask: ScheduledTaskFn;
-  /** Verifies what webhooks queued before a restart. */
+  /**
+   * Verifies what webhooks queued before a restart, and from now on takes
+   * over workflow callbacks that a process ended without completing.
+   */
   start(): void;
   /** Starts no more webhook rounds; resolves when the running one has ended. */
   stop(): Promise<void>;
@@ -97,5 +103,21 @@ export function composeHubspot(
     connectPortals: () => registry.connectAll(),
     openVerifier: deps.openVerifier,
   });
-  return { router, syncTask, start: () => void queue.drain(), stop: () => queue.stop() };
+  let sweep: NodeJS.Timeout | null = null;
+  const resumeCallbacks = () => {
+    action.resumeUnfinished().catch((error: unknown) => {
+      logger.error({ err: error }, 'workflow action: unfinished callbacks not resumed');
+    });
+  };
+  const start = () => {
+    void queue.drain();
+    resumeCallbacks();
+    sweep ??= setInterval(resumeCallbacks, CALLBACK_SWEEP_MS).unref();
+  };
+  const stop = () => {
+    if (sweep) clearInterval(sweep);
+    sweep = null;
+    return queue.stop();
+  };
+  return { router, syncTask, start, stop };
 }

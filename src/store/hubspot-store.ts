@@ -21,6 +21,27 @@ export interface StoredPortalTokens {
 /** A workflow action's callback: verification started, or its result sent to HubSpot. */
 export type CallbackState = 'accepted' | 'completed';
 
+/** What completing a callback needs: where it came from and what to verify. */
+export interface CallbackRequest {
+  portalId: string;
+  email: string;
+}
+
+/** An accepted callback whose result never reached HubSpot. */
+export interface UnfinishedCallback extends CallbackRequest {
+  callbackId: string;
+  acceptedAt: number;
+}
+
+export interface CallbackClaim {
+  /** Callbacks whose last claim is older than this are taken over. */
+  claimedBefore: number;
+  /** Older callbacks are past HubSpot's block expiration and are left. */
+  acceptedAfter: number;
+  now: number;
+  limit: number;
+}
+
 export interface HubspotStore {
   getCursor(portalId: string): Promise<HubspotCursor | null>;
   saveCursor(portalId: string, cursor: HubspotCursor): Promise<void>;
@@ -34,8 +55,20 @@ export interface HubspotStore {
   dequeueContacts(portalId: string, contactIds: string[]): Promise<void>;
   /** Portals with queued contacts. */
   listQueuedPortals(): Promise<string[]>;
-  /** Records the callback id as accepted; answers its earlier state, null when new. */
-  acceptCallback(callbackId: string, now: number): Promise<CallbackState | null>;
+  /**
+   * Records the callback id as accepted and claimed by the caller, with
+   * its request; answers its earlier state, null when new.
+   */
+  acceptCallback(
+    callbackId: string,
+    now: number,
+    request: CallbackRequest,
+  ): Promise<CallbackState | null>;
+  /**
+   * Claims, for the caller, accepted callbacks that are not completed and
+   * whose last claim is stale: their process ended before completing them.
+   */
+  claimUnfinishedCallbacks(claim: CallbackClaim): Promise<UnfinishedCallback[]>;
   /** Marks the callback completed: its result was sent to HubSpot. */
   completeCallback(callbackId: string): Promise<void>;
   /** Forgets callback ids accepted before `before`. */

@@ -4,10 +4,13 @@
 import { migrate } from './sqlite-database.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 import type {
+  CallbackClaim,
+  CallbackRequest,
   CallbackState,
   HubspotCursor,
   HubspotStore,
   StoredPortalTokens,
+  UnfinishedCallback,
 } from './hubspot-store.js';
 
 const MIGRATIONS: readonly string[] = [
@@ -38,7 +41,18 @@ const MIGRATIONS: readonly string[] = [
      accepted_at INTEGER NOT NULL
    );
    CREATE INDEX hubspot_callbacks_accepted ON hubspot_callbacks (accepted_at);`,
+  // Callbacks accepted before this have no request kept and are never resumed.
+  `ALTER TABLE hubspot_callbacks ADD COLUMN portal_id TEXT;
+   ALTER TABLE hubspot_callbacks ADD COLUMN email TEXT;
+   ALTER TABLE hubspot_callbacks ADD COLUMN claimed_at INTEGER;`,
 ];
+
+interface CallbackRow {
+  callback_id: string;
+  portal_id: string;
+  email: string;
+  accepted_at: number;
+}
 
 interface TokenRow {
   portal_id: string;
@@ -117,18 +131,52 @@ export class SqliteHubspotStore implements HubspotStore {
     return rows.map((row) => row.portal_id);
   }
 
-  async acceptCallback(callbackId: string, now: number): Promise<CallbackState | null> {
+  async acceptCallback(
+    callbackId: string,
+    now: number,
+    request: CallbackRequest,
+  ): Promise<CallbackState | null> {
     const insert = this.db.prepare(
-      `INSERT INTO hubspot_callbacks (callback_id, state, accepted_at) VALUES (?, 'accepted', ?)
+      `INSERT INTO hubspot_callbacks
+         (callback_id, state, accepted_at, portal_id, email, claimed_at)
+       VALUES (?, 'accepted', ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
     );
     const select = this.db.prepare('SELECT state FROM hubspot_callbacks WHERE callback_id = ?');
     // One transaction, so a prune between the two statements cannot make a known id new.
     return this.db.transaction(() => {
-      if (insert.run(callbackId, now).changes > 0) return null;
+      const { portalId, email } = request;
+      if (insert.run(callbackId, now, portalId, email, now).changes > 0) return null;
       const row = select.get(callbackId) as { state: CallbackState } | undefined;
       return row?.state ?? null;
     })();
+  }
+
+  async claimUnfinishedCallbacks(claim: CallbackClaim): Promise<UnfinishedCallback[]> {
+    const select = this.db.prepare(
+      `SELECT callback_id, portal_id, email, accepted_at FROM hubspot_callbacks
+       WHERE state = 'accepted' AND claimed_at < ? AND accepted_at > ?
+         AND portal_id IS NOT NULL AND email IS NOT NULL
+       ORDER BY accepted_at
+       LIMIT ?`,
+    );
+    const update = this.db.prepare(
+      'UPDATE hubspot_callbacks SET claimed_at = ? WHERE callback_id = ?',
+    );
+    // Read and claim under the write lock: two processes never take the same one.
+    const take = this.db.transaction(() => {
+      const rows = select.all(claim.claimedBefore, claim.acceptedAfter, claim.limit);
+      return (rows as CallbackRow[]).map((row) => {
+        update.run(claim.now, row.callback_id);
+        return {
+          callbackId: row.callback_id,
+          portalId: row.portal_id,
+          email: row.email,
+          acceptedAt: row.accepted_at,
+        };
+      });
+    });
+    return take.immediate();
   }
 
   async completeCallback(callbackId: string): Promise<void> {

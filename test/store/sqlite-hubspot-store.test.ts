@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { openSqlite } from '../../src/store/sqlite-database.js';
 import { SqliteHubspotStore } from '../../src/store/sqlite-hubspot-store.js';
 
+const REQUEST = { portalId: '62515', email: 'someone@acme.test' };
+
 function openStore() {
   return new SqliteHubspotStore(openSqlite(':memory:'));
 }
@@ -60,15 +62,49 @@ describe('SqliteHubspotStore', () => {
 
   it('answers the earlier state of a known callback id, and forgets old ones', async () => {
     const store = openStore();
-    expect(await store.acceptCallback('cb-1', 100)).toBeNull();
-    expect(await store.acceptCallback('cb-1', 110)).toBe('accepted');
+    expect(await store.acceptCallback('cb-1', 100, REQUEST)).toBeNull();
+    expect(await store.acceptCallback('cb-1', 110, REQUEST)).toBe('accepted');
     await store.completeCallback('cb-1');
-    expect(await store.acceptCallback('cb-1', 120)).toBe('completed');
+    expect(await store.acceptCallback('cb-1', 120, REQUEST)).toBe('completed');
 
-    expect(await store.acceptCallback('cb-2', 200)).toBeNull();
+    expect(await store.acceptCallback('cb-2', 200, REQUEST)).toBeNull();
     await store.pruneCallbacks(150);
-    expect(await store.acceptCallback('cb-1', 300)).toBeNull();
-    expect(await store.acceptCallback('cb-2', 300)).toBe('accepted');
+    expect(await store.acceptCallback('cb-1', 300, REQUEST)).toBeNull();
+    expect(await store.acceptCallback('cb-2', 300, REQUEST)).toBe('accepted');
+  });
+
+  it('hands unfinished callbacks with a stale claim to one claimer, with their request', async () => {
+    const store = openStore();
+    await store.acceptCallback('cb-old', 1_000, { portalId: '62515', email: 'ann@acme.test' });
+    await store.acceptCallback('cb-done', 1_000, REQUEST);
+    await store.completeCallback('cb-done');
+    await store.acceptCallback('cb-expired', 10, REQUEST);
+    await store.acceptCallback('cb-fresh', 5_000, REQUEST);
+    const claim = { claimedBefore: 2_000, acceptedAfter: 100, now: 6_000, limit: 10 };
+
+    expect(await store.claimUnfinishedCallbacks(claim)).toEqual([
+      { callbackId: 'cb-old', portalId: '62515', email: 'ann@acme.test', acceptedAt: 1_000 },
+    ]);
+    // Claimed at 6000: a second claimer finds nothing until that claim is stale.
+    expect(await store.claimUnfinishedCallbacks(claim)).toEqual([]);
+    const later = { ...claim, claimedBefore: 6_001, now: 9_000 };
+    expect((await store.claimUnfinishedCallbacks(later)).map((c) => c.callbackId)).toEqual([
+      'cb-old',
+      'cb-fresh',
+    ]);
+  });
+
+  it('takes over no callback accepted before its request was kept', async () => {
+    const db = openSqlite(':memory:');
+    new SqliteHubspotStore(db);
+    db.prepare(
+      `INSERT INTO hubspot_callbacks (callback_id, state, accepted_at) VALUES ('cb-1', 'accepted', 1)`,
+    ).run();
+    const store = new SqliteHubspotStore(db);
+
+    const claim = { claimedBefore: 100, acceptedAfter: 0, now: 100, limit: 10 };
+    expect(await store.claimUnfinishedCallbacks(claim)).toEqual([]);
+    expect(await store.acceptCallback('cb-1', 100, REQUEST)).toBe('accepted');
   });
 
   it('keeps callback ids across store instances on one file', async () => {
@@ -77,14 +113,14 @@ describe('SqliteHubspotStore', () => {
     try {
       const first = openSqlite(path);
       const store = new SqliteHubspotStore(first);
-      await store.acceptCallback('cb-1', 100);
+      await store.acceptCallback('cb-1', 100, REQUEST);
       await store.completeCallback('cb-1');
       first.close();
 
       const second = openSqlite(path);
       const reopened = new SqliteHubspotStore(second);
-      expect(await reopened.acceptCallback('cb-1', 200)).toBe('completed');
-      expect(await reopened.acceptCallback('cb-2', 200)).toBeNull();
+      expect(await reopened.acceptCallback('cb-1', 200, REQUEST)).toBe('completed');
+      expect(await reopened.acceptCallback('cb-2', 200, REQUEST)).toBeNull();
       second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -58,7 +58,7 @@ function buildApp() {
     oauth: SETTINGS,
     store,
     queue: { add: unused, drain: unused },
-    action: { handle: unused },
+    action: { handle: unused, resumeUnfinished: unused },
     clock,
     logger: pino({ level: 'silent' }),
   });

@@ -14,7 +14,10 @@ import type { ContactQueue } from '../../../connectors/hubspot/contact-queue.js'
 import { PROPERTY_NAMES } from '../../../connectors/hubspot/hubspot-properties.js';
 import { createHubspotRouter } from '../../../connectors/hubspot/hubspot-router.js';
 import { createPortalRegistry } from '../../../connectors/hubspot/portal-registry.js';
-import { createWorkflowAction } from '../../../connectors/hubspot/workflow-action.js';
+import {
+  CALLBACK_CLAIM_MS,
+  createWorkflowAction,
+} from '../../../connectors/hubspot/workflow-action.js';
 import { createApp } from '../../../src/server/create-app.js';
 import { createMetrics } from '../../../src/server/metrics.js';
 import { createQuotaMeter } from '../../../src/server/quota-meter.js';
@@ -118,7 +121,7 @@ function buildApp(verifierOptions: FakeBulkOptions = {}, dbPath = ':memory:') {
     openapi: {},
     hubspotRouter: router,
   });
-  return { app, verifier, drained: () => Promise.all(drains) };
+  return { app, verifier, action, drained: () => Promise.all(drains) };
 }
 
 function temporaryDatabase(): string {
@@ -329,6 +332,38 @@ describe('POST /hubspot/actions/verify', () => {
     expect(first.verifier.calls).toEqual(['a@example.com']);
     expect(second.verifier.calls).toEqual([]);
     expect(portal.callsTo('POST', /callbacks\/cb-shared\/complete$/)).toHaveLength(1);
+  });
+
+  it('takes over a callback whose instance ended before completing it, once', async () => {
+    const path = temporaryDatabase();
+    const ended = buildApp({ hangs: () => true }, path);
+    const body = actionBody('cb-orphan', 'a@example.com');
+    const blocked = await signedPost(ended.app, '/hubspot/actions/verify', body).expect(200);
+    expect(blocked.body.outputFields.hs_execution_state).toBe('BLOCK');
+
+    const survivor = buildApp({}, path);
+    expect(await survivor.action.resumeUnfinished()).toBe(0);
+    portal.now += CALLBACK_CLAIM_MS + 1;
+    expect(await survivor.action.resumeUnfinished()).toBe(1);
+    await pause(100);
+
+    expect(survivor.verifier.calls).toEqual(['a@example.com']);
+    const completions = portal.callsTo('POST', /callbacks\/cb-orphan\/complete$/);
+    expect(completions).toHaveLength(1);
+    expect(completions[0]!.body).toMatchObject({ outputFields: { status: 'deliverable' } });
+    portal.now += CALLBACK_CLAIM_MS + 1;
+    expect(await survivor.action.resumeUnfinished()).toBe(0);
+  });
+
+  it('leaves an unfinished callback that HubSpot has already given up on', async () => {
+    const path = temporaryDatabase();
+    const ended = buildApp({ hangs: () => true }, path);
+    await signedPost(ended.app, '/hubspot/actions/verify', actionBody('cb-late', 'a@example.com'));
+
+    const survivor = buildApp({}, path);
+    portal.now += 86_400_000 + 1;
+    expect(await survivor.action.resumeUnfinished()).toBe(0);
+    expect(survivor.verifier.calls).toEqual([]);
   });
 
   it('does not verify again a callback answered at once before a restart', async () => {
