@@ -104,11 +104,18 @@ export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
     return execution;
   };
 
+  /** A completion that failed leaves the callback to a later sweep. */
+  const complete = (portalId: string, callbackId: string, execution: Execution) => {
+    void completeLater(deps, portalId, callbackId, execution).then((isDone) => {
+      if (!isDone && executions.get(callbackId) === execution) executions.delete(callbackId);
+    });
+  };
+
   const resume = (callback: UnfinishedCallback) => {
     if (executions.has(callback.callbackId)) return false;
     const execution = { result: deps.verifier.verify(callback.email), isCompletionSent: true };
     remember(callback.callbackId, execution);
-    void completeLater(deps, callback.portalId, callback.callbackId, execution);
+    complete(callback.portalId, callback.callbackId, execution);
     return true;
   };
 
@@ -135,7 +142,7 @@ export function createWorkflowAction(deps: WorkflowActionDeps): WorkflowAction {
 
       if (!execution.isCompletionSent) {
         execution.isCompletionSent = true;
-        void completeLater(deps, portalId, request.callbackId, execution);
+        complete(portalId, request.callbackId, execution);
       }
       return { ok: true, body: blockedAnswer() };
     },
@@ -197,19 +204,20 @@ function outputFieldsOf(result: VerificationResult) {
   };
 }
 
+/** Sends the result to HubSpot; answers whether it got there. */
 async function completeLater(
   deps: WorkflowActionDeps,
   portalId: string,
   callbackId: string,
   execution: Execution,
-): Promise<void> {
+): Promise<boolean> {
   try {
     const result = await execution.result;
-    if (!result) return;
+    if (!result) return true;
     const portal = await deps.registry.connect(portalId);
     if (!portal) {
       deps.logger.warn({ portalId, callbackId }, 'workflow action: portal not connected');
-      return;
+      return false;
     }
     await portal.limiter.call('standard', () =>
       answerOf(
@@ -219,13 +227,15 @@ async function completeLater(
       ),
     );
   } catch (error) {
-    // HubSpot fails the blocked action at its expiration; the log says why.
+    // The sweep tries again once the claim is stale, until HubSpot's
+    // block expiration; the log says why this one failed.
     execution.isCompletionSent = false;
     deps.logger.error({ err: error, portalId, callbackId }, 'workflow action completion failed');
-    return;
+    return false;
   }
 
   await markCompleted(deps, callbackId);
+  return true;
 }
 
 /** The result reached HubSpot already; a failed mark only costs a log line. */

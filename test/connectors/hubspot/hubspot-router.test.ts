@@ -355,6 +355,23 @@ describe('POST /hubspot/actions/verify', () => {
     expect(await survivor.action.resumeUnfinished()).toBe(0);
   });
 
+  it('completes a callback in a later sweep when HubSpot refused the completion', async () => {
+    const { app, action, verifier } = buildApp({ lateMs: () => 150 });
+    portal.failNext(/callbacks\/cb-refused\/complete$/, { status: 400 });
+    await signedPost(app, '/hubspot/actions/verify', actionBody('cb-refused', 'a@example.com'));
+    await pause(300);
+    expect(portal.callsTo('POST', /callbacks\/cb-refused\/complete$/)).toHaveLength(1);
+
+    portal.now += CALLBACK_CLAIM_MS + 1;
+    expect(await action.resumeUnfinished()).toBe(1);
+    await pause(300);
+
+    expect(portal.callsTo('POST', /callbacks\/cb-refused\/complete$/)).toHaveLength(2);
+    expect(verifier.calls).toEqual(['a@example.com', 'a@example.com']);
+    portal.now += CALLBACK_CLAIM_MS + 1;
+    expect(await action.resumeUnfinished()).toBe(0);
+  });
+
   it('leaves an unfinished callback that HubSpot has already given up on', async () => {
     const path = temporaryDatabase();
     const ended = buildApp({ hangs: () => true }, path);
