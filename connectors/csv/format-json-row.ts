@@ -29,13 +29,30 @@ export function formatJsonRow(
  *
  * TODO: a record over the size limit shows only its head here (its problem
  * says so), where the CSV output copies it whole from the input file.
- * TODO: rows that are not UTF-8 are decoded as Latin-1, so the Windows-1252
- * characters 0x80-0x9F (the euro sign, curly quotes) come out as C1 control
- * characters in JSON; the CSV output gives back the bytes themselves.
  */
 function rowValue(record: CsvRecord, layout: CsvLayout): JsonRow['row'] {
-  const { headers } = layout;
-  const fitsHeader = headers !== null && record.fields.length === headers.length;
-  if (!fitsHeader || new Set(headers).size !== headers.length) return record.fields;
-  return Object.fromEntries(headers.map((header, index) => [header, record.fields[index] ?? '']));
+  const fields = record.encoding === 'latin1' ? record.fields.map(asWindows1252) : record.fields;
+  const headers = layout.headers?.map(asWindows1252) ?? null;
+  const fitsHeader = headers !== null && fields.length === headers.length;
+  if (!fitsHeader || new Set(headers).size !== headers.length) return fields;
+  return Object.fromEntries(headers.map((header, index) => [header, fields[index] ?? '']));
+}
+
+/**
+ * The characters Windows-1252 gives the bytes 0x80-0x9F; the five it
+ * leaves undefined keep their code point, as the WHATWG Encoding
+ * Standard's table does.
+ */
+const WINDOWS_1252_HIGH =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+
+/**
+ * A record that is not UTF-8 was read one byte a character (Latin-1), so
+ * that the CSV output can give its bytes back. Such files are almost always
+ * Windows-1252 (Excel's export), whose 0x80-0x9F are the euro sign, curly
+ * quotes and dashes, not C1 controls: that is what the JSON shows.
+ */
+function asWindows1252(text: string): string {
+  return text.replace(/[\u0080-\u009f]/g, (char) => WINDOWS_1252_HIGH[char.charCodeAt(0) - 0x80]!);
 }
