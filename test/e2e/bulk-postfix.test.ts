@@ -6,20 +6,16 @@
  * which it logs, so a session that reached the point where Postfix starts
  * to punish would show in its log and in the verdicts.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { VerificationResult } from '../../src/verify/types.js';
+import { checkAgainst, requireBuiltCli } from '../helpers/check-against.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import type { DnsServer } from '../helpers/dns-server.js';
 import { isPostfixInstalled, startPostfix } from '../helpers/postfix.js';
 import type { RunningPostfix } from '../helpers/postfix.js';
 
-const run = promisify(execFile);
-const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 const MAILBOXES = ['alice', 'bob', 'carol', 'dan', 'erin'];
 
 let postfix: RunningPostfix;
@@ -29,7 +25,7 @@ beforeAll(async () => {
   if (!isPostfixInstalled()) {
     throw new Error('postfix is not installed: run .ci/run, or apt-get install -y postfix');
   }
-  if (!existsSync(CLI)) throw new Error('the command is not built: run npm run build');
+  requireBuiltCli();
 
   postfix = await startPostfix({
     domain: 'bulk.test',
@@ -47,34 +43,9 @@ afterAll(async () => {
   await dns?.close();
 });
 
-async function check(extra: string[], addresses: string[]): Promise<VerificationResult[]> {
-  const { stdout } = await run(
-    process.execPath,
-    [
-      CLI,
-      'check',
-      '--json',
-      '--no-cache',
-      '--allow-private-mx',
-      '--dns-server',
-      dns.server,
-      '--smtp-port',
-      String(postfix.port),
-      '--helo',
-      'verifier.mailverify.test',
-      '--from',
-      'probe@verifier.mailverify.test',
-      '--greylist-retry',
-      '0',
-      ...extra,
-      ...addresses,
-    ],
-    { timeout: 120_000, env: { ...process.env, MAILVERIFY_CONFIG: '' } },
-  );
-  return stdout
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as VerificationResult);
+function check(extraArgs: string[], addresses: string[]): Promise<VerificationResult[]> {
+  const target = { dnsServer: dns.server, smtpPort: postfix.port };
+  return checkAgainst(target, addresses, { extraArgs, timeoutMs: 120_000 });
 }
 
 function listOf(unknown: number): string[] {
@@ -89,6 +60,14 @@ function listOf(unknown: number): string[] {
 async function errorLimitLines(): Promise<string[]> {
   const log = await readFile(postfix.maillogFile, 'utf8');
   return log.split('\n').filter((line) => line.includes('too many errors'));
+}
+
+/** Refused RCPTs per session, read from Postfix's disconnect lines (rcpt=accepted/asked). */
+async function refusedRcptsPerSession(): Promise<number[]> {
+  const log = await readFile(postfix.maillogFile, 'utf8');
+  return [...log.matchAll(/disconnect from .* rcpt=(\d+)\/(\d+)/g)].map(
+    (match) => Number(match[2]) - Number(match[1]),
+  );
 }
 
 describe('the bulk engine against Postfix error limits', () => {
@@ -108,6 +87,10 @@ describe('the bulk engine against Postfix error limits', () => {
       );
     }
     expect(await errorLimitLines()).toEqual([]);
+    // Postfix's own count per session, e.g. "disconnect from ... rcpt=0/9 quit=1":
+    // the default cap uses the budget to the last error before the limit.
+    const refusedPerSession = await refusedRcptsPerSession();
+    expect(Math.max(...refusedPerSession)).toBe(9);
   });
 
   it('would have been cut off by Postfix with a cap at its limit (the check can fail)', async () => {

@@ -4,19 +4,14 @@
  * replies are not ours to shape, so this suite shows the verdicts hold
  * against a server the test world did not write.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { VerificationResult } from '../../src/verify/types.js';
+import { checkAgainst, requireBuiltCli } from '../helpers/check-against.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import type { DnsServer } from '../helpers/dns-server.js';
 import { isPostfixInstalled, startPostfix } from '../helpers/postfix.js';
 import type { RunningPostfix } from '../helpers/postfix.js';
-
-const run = promisify(execFile);
-const CLI = new URL('../../dist/src/cli/main.js', import.meta.url).pathname;
 
 let postfix: RunningPostfix;
 let dns: DnsServer;
@@ -25,7 +20,7 @@ beforeAll(async () => {
   if (!isPostfixInstalled()) {
     throw new Error('postfix is not installed: run .ci/run, or apt-get install -y postfix');
   }
-  if (!existsSync(CLI)) throw new Error('the command is not built: run npm run build');
+  requireBuiltCli();
 
   postfix = await startPostfix({
     domain: 'e2e.test',
@@ -42,33 +37,8 @@ afterAll(async () => {
   await dns?.close();
 });
 
-async function check(...addresses: string[]): Promise<VerificationResult[]> {
-  const { stdout } = await run(
-    process.execPath,
-    [
-      CLI,
-      'check',
-      '--json',
-      '--no-cache',
-      '--allow-private-mx',
-      '--dns-server',
-      dns.server,
-      '--smtp-port',
-      String(postfix.port),
-      '--helo',
-      'verifier.mailverify.test',
-      '--from',
-      'probe@verifier.mailverify.test',
-      '--greylist-retry',
-      '0',
-      ...addresses,
-    ],
-    { timeout: 60_000, env: { ...process.env, MAILVERIFY_CONFIG: '' } },
-  );
-  return stdout
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as VerificationResult);
+function check(...addresses: string[]): Promise<VerificationResult[]> {
+  return checkAgainst({ dnsServer: dns.server, smtpPort: postfix.port }, addresses);
 }
 
 describe('mailverify check against Postfix', () => {
