@@ -37,6 +37,7 @@ import { CatchAllWatch } from './catch-all-watch.js';
 import { createStoredCatchAllMemory } from './stored-catch-all-memory.js';
 import type { CacheMode } from './stored-catch-all-memory.js';
 import { DomainRate } from './domain-rate.js';
+import { createRcptJob } from './rcpt-job.js';
 import { SessionDispatcher } from './session-dispatcher.js';
 
 const DEFAULT_CATCH_ALL_LIFETIME_SECONDS = 7 * 86_400;
@@ -306,20 +307,16 @@ class BulkRun implements BulkVerifier {
     onDeferred: () => void,
   ): Promise<MailboxProbe> {
     return new Promise((settle) => {
-      this.dispatcher.enqueue({
+      const job = createRcptJob({
         recipient: parsed.normalized,
         domain: parsed.domain,
         needsSmtpUtf8: parsed.needsSmtpUtf8,
         targets,
-        targetIndex: 0,
-        attempts: 1,
-        retriesDone: 0,
-        newSessionRetries: 0,
         isProbe: false,
-        lastTrouble: null,
         settle,
         onDeferred,
       });
+      this.dispatcher.enqueue(job);
     });
   }
 
@@ -334,19 +331,15 @@ class BulkRun implements BulkVerifier {
     memory: CatchAllMemory | undefined,
   ): Promise<boolean | null> {
     const probe = await new Promise<MailboxProbe>((settle) => {
-      this.dispatcher.enqueueProbe({
+      const job = createRcptJob({
         recipient: `${randomLocalPart(this.deps.random)}@${domain}`,
         domain,
         needsSmtpUtf8: false,
         targets: [server],
-        targetIndex: 0,
-        attempts: 1,
-        retriesDone: 0,
-        newSessionRetries: 0,
         isProbe: true,
-        lastTrouble: null,
         settle,
       });
+      this.dispatcher.enqueueProbe(job);
     });
 
     const isCatchAll = decideCatchAll(probe.isAccepted, probe.reason);

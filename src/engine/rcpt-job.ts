@@ -28,6 +28,23 @@ export interface RcptJob {
   onDeferred?: () => void;
 }
 
+/** What a new job needs; the counters start at their first attempt. */
+export type NewRcptJob = Pick<
+  RcptJob,
+  'recipient' | 'domain' | 'needsSmtpUtf8' | 'targets' | 'isProbe' | 'settle' | 'onDeferred'
+>;
+
+export function createRcptJob(fields: NewRcptJob): RcptJob {
+  return {
+    ...fields,
+    targetIndex: 0,
+    attempts: 1,
+    retriesDone: 0,
+    newSessionRetries: 0,
+    lastTrouble: null,
+  };
+}
+
 export function currentTarget(job: RcptJob): SocketTarget | undefined {
   return job.targets[job.targetIndex];
 }

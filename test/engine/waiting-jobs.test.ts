@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
 
+import { createRcptJob } from '../../src/engine/rcpt-job.js';
 import type { RcptJob } from '../../src/engine/rcpt-job.js';
 import { WaitingJobs } from '../../src/engine/waiting-jobs.js';
 
 function job(recipient: string, needsSmtpUtf8 = false): RcptJob {
-  return {
-    recipient,
-    domain: recipient.slice(recipient.indexOf('@') + 1),
-    needsSmtpUtf8,
-    targets: [],
-    targetIndex: 0,
-    attempts: 1,
-    retriesDone: 0,
-    newSessionRetries: 0,
-    isProbe: false,
-    lastTrouble: null,
-    settle: () => undefined,
-  };
+  const domain = recipient.slice(recipient.indexOf('@') + 1);
+  const settle = () => undefined;
+  return createRcptJob({ recipient, domain, needsSmtpUtf8, targets: [], isProbe: false, settle });
 }
 
 const anyJob = () => true;
