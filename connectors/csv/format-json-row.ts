@@ -43,9 +43,12 @@ function rowValue(record: CsvRecord, layout: CsvLayout): JsonRow['row'] {
  * leaves undefined keep their code point, as the WHATWG Encoding
  * Standard's table does.
  */
-const WINDOWS_1252_HIGH =
-  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
-  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+const WINDOWS_1252_HIGH = [
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021',
+  '\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f',
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014',
+  '\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178',
+].join('');
 
 /**
  * A record that is not UTF-8 was read one byte a character (Latin-1), so
@@ -54,5 +57,6 @@ const WINDOWS_1252_HIGH =
  * quotes and dashes, not C1 controls: that is what the JSON shows.
  */
 function asWindows1252(text: string): string {
-  return text.replace(/[\u0080-\u009f]/g, (char) => WINDOWS_1252_HIGH[char.charCodeAt(0) - 0x80]!);
+  const toWindows1252 = (char: string) => WINDOWS_1252_HIGH[char.charCodeAt(0) - 0x80]!;
+  return text.replace(/[\u0080-\u009f]/g, toWindows1252);
 }
