@@ -51,7 +51,10 @@ interface Watch {
 
 export class CatchAllWatch {
   private readonly watches = new Map<string, Watch>();
-  /** Watches with a decision waiting, per server address. */
+  /**
+   * Watches whose decision waits for answers (no probe yet), per server
+   * address, in the order they started waiting: the oldest come first.
+   */
   private readonly waiting = new Map<string, Set<Watch>>();
   private isClosed = false;
 
@@ -131,13 +134,15 @@ export class CatchAllWatch {
   private reviewOverdue(server: SocketTarget): void {
     const now = this.deps.clock.now();
     for (const watch of this.waiting.get(targetKey(server)) ?? []) {
-      if (now - watch.waitingSince >= PROBE_PATIENCE_MS) this.startProbe(watch);
+      if (now - watch.waitingSince < PROBE_PATIENCE_MS) return;
+      this.startProbe(watch);
     }
   }
 
   private startProbe(watch: Watch): void {
     if (watch.isProbing || this.isClosed) return;
     watch.isProbing = true;
+    this.waiting.get(targetKey(watch.server))?.delete(watch);
     void this.deps.probe(watch.domain, watch.server).then((isCatchAll) => {
       this.settle(watch, isCatchAll);
     });
