@@ -38,6 +38,7 @@ import { createStoredCatchAllMemory } from './stored-catch-all-memory.js';
 import type { CacheMode } from './stored-catch-all-memory.js';
 import { DomainRate } from './domain-rate.js';
 import { createRcptJob } from './rcpt-job.js';
+import type { RcptJob } from './rcpt-job.js';
 import { SessionDispatcher } from './session-dispatcher.js';
 
 const DEFAULT_CATCH_ALL_LIFETIME_SECONDS = 7 * 86_400;
@@ -272,20 +273,30 @@ class BulkRun implements BulkVerifier {
     return buildResult(email, startedAt, clock, draft, probe, probe.evidence);
   }
 
-  /** Asks the servers, telling the catch-all watch what to expect and what came. */
+  /**
+   * Asks the servers, telling the catch-all watch what to expect and what
+   * came. A recipient waiting out a greylisting delay is not expected
+   * meanwhile, and is again once its retry is queued.
+   */
   private async askWatched(parsed: ParsedAddress, targets: SocketTarget[]): Promise<MailboxProbe> {
     const domain = parsed.domain;
     const expectedAt = targets[0];
-    let isPending = expectedAt !== undefined;
+    let isPending = false;
+    const expect = () => {
+      if (!isPending && expectedAt) this.catchAll.expect(domain, expectedAt);
+      isPending = expectedAt !== undefined;
+    };
     const release = () => {
       if (isPending && expectedAt) this.catchAll.release(domain, expectedAt);
       isPending = false;
     };
 
-    if (expectedAt) this.catchAll.expect(domain, expectedAt);
-    const probe = await this.askServers(parsed, targets, release);
-    release();
+    expect();
+    const probe = await this.askServers(parsed, targets, { onDeferred: release, onRetry: expect });
+    // The answer first: a refusal must be known before the watch sees
+    // nothing else is coming and probes.
     this.catchAll.observe(domain, probe);
+    release();
     return probe;
   }
 
@@ -304,7 +315,7 @@ class BulkRun implements BulkVerifier {
   private askServers(
     parsed: ParsedAddress,
     targets: SocketTarget[],
-    onDeferred: () => void,
+    hooks: Pick<RcptJob, 'onDeferred' | 'onRetry'>,
   ): Promise<MailboxProbe> {
     return new Promise((settle) => {
       const job = createRcptJob({
@@ -314,7 +325,7 @@ class BulkRun implements BulkVerifier {
         targets,
         isProbe: false,
         settle,
-        onDeferred,
+        ...hooks,
       });
       this.dispatcher.enqueue(job);
     });

@@ -26,12 +26,21 @@ export interface RcptJob {
   settle(probe: MailboxProbe): void;
   /** The answer was a deferral: the job waits out a retry delay. */
   onDeferred?: () => void;
+  /** The delay is over: the job is queued to be asked again. */
+  onRetry?: () => void;
 }
 
 /** What a new job needs; the counters start at their first attempt. */
 export type NewRcptJob = Pick<
   RcptJob,
-  'recipient' | 'domain' | 'needsSmtpUtf8' | 'targets' | 'isProbe' | 'settle' | 'onDeferred'
+  | 'recipient'
+  | 'domain'
+  | 'needsSmtpUtf8'
+  | 'targets'
+  | 'isProbe'
+  | 'settle'
+  | 'onDeferred'
+  | 'onRetry'
 >;
 
 export function createRcptJob(fields: NewRcptJob): RcptJob {

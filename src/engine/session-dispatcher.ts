@@ -371,6 +371,7 @@ export class SessionDispatcher {
     this.options.logger.info({ recipient: job.recipient, delaySeconds: delay }, 'rcpt deferred');
     void this.options.clock.sleep(delay * 1000).then(() => {
       if (this.isClosed) return;
+      job.onRetry?.();
       this.enqueue(job);
     });
   }

@@ -237,6 +237,25 @@ describe('createBulkVerifier', () => {
     expect(madeUp[0]).toMatch(/^[a-z0-9]{20}@two\.test$/);
   });
 
+  it('learns a greylisting domain is not catch-all from its retried recipients', async () => {
+    const w = await world(
+      { '127.0.0.88': { kind: 'smtp', mailboxes: ['ann', 'bob'], greylistCount: 1 } },
+      { 'grey.test': mxTo('mx.grey.test'), 'mx.grey.test': { A: ['127.0.0.88'] } },
+    );
+    const bulk = bulkIn(w, { greylistRetry: [0.2] });
+    const addresses = ['ann@grey.test', 'nobody@grey.test', 'bob@grey.test'];
+
+    const results = await Promise.all(addresses.map((email) => bulk.verify(email)));
+    expect(results.map(summary)).toEqual([
+      ['ann@grey.test', 'deliverable', 'accepted', false],
+      ['nobody@grey.test', 'undeliverable', 'mailbox_not_found', null],
+      ['bob@grey.test', 'deliverable', 'accepted', false],
+    ]);
+    // A made-up recipient would only have been greylisted in turn: none was asked.
+    const asked = new Set(w.logs.get('127.0.0.88')!.rcptTo);
+    expect([...asked].sort()).toEqual([...addresses].sort());
+  });
+
   it('takes the recipients of domains sharing a server in turn, not in input order', async () => {
     const w = await sharedWorld();
     const bulk = bulkIn(w, { perHostConcurrency: 1, catchAllProbe: false });

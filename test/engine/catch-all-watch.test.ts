@@ -78,10 +78,10 @@ function harness(recalled: Record<string, boolean> = {}): Harness {
 /** Lets the watch's promise chains run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-/** One recipient of the domain expected at PRIMARY and answered there. */
+/** One recipient of the domain expected at PRIMARY and answered, as the engine reports it. */
 function answered(watch: CatchAllWatch, kind: 'accepted' | 'unknown', server = PRIMARY) {
-  watch.release('example.test', PRIMARY);
   watch.observe('example.test', answer(kind, server));
+  watch.release('example.test', PRIMARY);
 }
 
 describe('CatchAllWatch', () => {
@@ -148,6 +148,23 @@ describe('CatchAllWatch', () => {
     watch.release('example.test', PRIMARY);
     await expect(decision).resolves.toBe(false);
     expect(probes).toHaveLength(1);
+  });
+
+  it('waits again for a recipient whose greylisting retry is queued', async () => {
+    const { watch, probes } = harness();
+    watch.expect('example.test', PRIMARY);
+    watch.expect('example.test', PRIMARY);
+    // The second recipient was deferred, then its retry was queued.
+    watch.release('example.test', PRIMARY);
+    watch.expect('example.test', PRIMARY);
+    answered(watch, 'accepted');
+    const decision = watch.isCatchAll('example.test', PRIMARY);
+    await settle();
+    expect(probes).toEqual([]);
+
+    answered(watch, 'unknown');
+    await expect(decision).resolves.toBe(false);
+    expect(probes).toEqual([]);
   });
 
   it('probes a decision that waited past its patience at the next answer from the server', async () => {
