@@ -41,6 +41,7 @@ import { SqliteKeyStore } from '../store/sqlite-key-store.js';
 import { SqliteScheduleStore } from '../store/sqlite-schedule-store.js';
 import { SqliteSheetStore } from '../store/sqlite-sheet-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { loadAddressLists } from '../verify/address-flags.js';
 import { systemClock } from '../verify/types.js';
 import type { CommandIo } from './check-command.js';
 import { CommandExit } from './command-exit.js';
@@ -212,6 +213,8 @@ function composeOver(db: SqliteDatabase, config: Config, logger: Logger): Compos
   return {
     app,
     async start() {
+      // The first request should not pay for loading the flag lists.
+      loadAddressLists();
       await listen(server, config.port, config.host);
       quota.start();
       runner.start();

@@ -150,6 +150,7 @@ class BulkRun implements BulkVerifier {
       clock: deps.clock,
       logger: this.logger,
       domainRate: new DomainRate(settings.domainRate, () => deps.clock.now()),
+      acceptsAll: (domain, server) => this.catchAll.acceptsAll(domain, server),
       onCommand: () => void (this.counts.commands += 1),
       onConnection: () => void (this.counts.connections += 1),
       onRcpts: (count) => void (this.counts.rcpts += count),
@@ -255,11 +256,9 @@ class BulkRun implements BulkVerifier {
     startedAt: number,
   ): Promise<VerificationResult> {
     const clock = this.deps.clock;
-    const flags = flagAddress(parsed);
-
     const domain = await this.judgeDomainOnce(parsed.domain);
-    const draft = { parsed, flags, mx: domain.mx };
     if (domain.kind === 'decided') {
+      const draft = { parsed, flags: flagAddress(parsed), mx: domain.mx };
       return buildResult(email, startedAt, clock, draft, domain.finding, domain.evidence);
     }
 
@@ -267,6 +266,11 @@ class BulkRun implements BulkVerifier {
     const probe = await this.askWatched(parsed, targets);
     if (this.isClosed) throw new BulkClosedError();
 
+    // Flags are worked out while other recipients wait for their servers,
+    // not in the burst of a run's start, where they would hold up the
+    // first DNS answers and sessions.
+    const flags = flagAddress(parsed);
+    const draft = { parsed, flags, mx: domain.mx };
     if (probe.isAccepted && probe.answeredBy && this.settings.catchAllProbe) {
       flags.catchAll = await this.catchAll.isCatchAll(parsed.domain, probe.answeredBy);
     }
