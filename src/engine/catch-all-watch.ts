@@ -43,6 +43,8 @@ interface Watch {
   /** The server refused a real recipient of the domain as unknown. */
   refusesUnknown: boolean;
   decision: Promise<boolean | null> | null;
+  /** The decision came out catch-all and no real recipient was refused since. */
+  acceptsAll: boolean;
   /** Set while the decision waits for the recipients' answers. */
   decide: ((isCatchAll: boolean | null) => void) | null;
   waitingSince: number;
@@ -82,7 +84,10 @@ export class CatchAllWatch {
 
     const watch = this.watchOf(domain, server);
     if (probe.isAccepted) watch.accepted += 1;
-    else if (probe.reason === 'mailbox_not_found') watch.refusesUnknown = true;
+    else if (probe.reason === 'mailbox_not_found') {
+      watch.refusesUnknown = true;
+      watch.acceptsAll = false;
+    }
     this.review(watch);
     this.reviewOverdue(server);
   }
@@ -94,8 +99,19 @@ export class CatchAllWatch {
    */
   isCatchAll(domain: string, server: SocketTarget): Promise<boolean | null> {
     const watch = this.watchOf(domain, server);
-    watch.decision ??= this.decideOnce(watch);
+    watch.decision ??= this.decideOnce(watch).then((isCatchAll) => {
+      watch.acceptsAll = isCatchAll === true && !watch.refusesUnknown;
+      return isCatchAll;
+    });
     return watch.decision;
+  }
+
+  /**
+   * The domain is known in this run to accept every local part at this
+   * server, so its recipients are not expected to be refused.
+   */
+  acceptsAll(domain: string, server: SocketTarget): boolean {
+    return this.watches.get(watchKey(domain, server))?.acceptsAll === true;
   }
 
   close(): void {
@@ -167,7 +183,7 @@ export class CatchAllWatch {
   }
 
   private watchOf(domain: string, server: SocketTarget): Watch {
-    const key = `${domain}|${targetKey(server)}`;
+    const key = watchKey(domain, server);
     let watch = this.watches.get(key);
     if (!watch) {
       watch = {
@@ -177,6 +193,7 @@ export class CatchAllWatch {
         accepted: 0,
         refusesUnknown: false,
         decision: null,
+        acceptsAll: false,
         decide: null,
         waitingSince: 0,
         isProbing: false,
@@ -185,4 +202,8 @@ export class CatchAllWatch {
     }
     return watch;
   }
+}
+
+function watchKey(domain: string, server: SocketTarget): string {
+  return `${domain}|${targetKey(server)}`;
 }

@@ -33,10 +33,22 @@ export interface SessionSettings extends ConversationSettings {
   maxRecipientsPerEnvelope: number;
 }
 
+/** How many jobs a batch may hold. */
+export interface BatchLimits {
+  /** Jobs in all. */
+  total: number;
+  /**
+   * Jobs the server may refuse: the refusals the session may still take.
+   * Recipients of a domain known to accept every local part are not
+   * counted, but when any ride along one refusal is kept in reserve.
+   */
+  refusable: number;
+}
+
 /** What a session needs from the queue of its mail server. */
 export interface SessionQueue {
-  /** Up to `max` jobs sharing the SMTPUTF8 need of the first one. */
-  take(max: number): RcptJob[];
+  /** Jobs within `limits`, sharing the SMTPUTF8 need of the first one. */
+  take(limits: BatchLimits): RcptJob[];
   /** Jobs waiting at this server. */
   size(): number;
   /** Hands a job back to the front of the queue, unanswered. */
@@ -118,7 +130,7 @@ async function carryEnvelopes(
     if (queue.size() === 0) return ended('queue empty');
 
     const room: number = settings.maxRecipientsPerEnvelope - (transaction?.recipients ?? 0);
-    const jobs: RcptJob[] = room > 0 ? queue.take(Math.min(budget, room)) : [];
+    const jobs: RcptJob[] = room > 0 ? queue.take({ total: room, refusable: budget }) : [];
     if (room > 0 && jobs.length === 0) return ended('rate limited');
     recipients += jobs.length;
 

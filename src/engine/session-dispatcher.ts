@@ -25,7 +25,7 @@ import { currentTarget, targetKey } from './rcpt-job.js';
 import type { RcptJob } from './rcpt-job.js';
 import { runSession } from './run-session.js';
 import { WaitingJobs } from './waiting-jobs.js';
-import type { SessionQueue, SessionSettings } from './run-session.js';
+import type { BatchLimits, SessionQueue, SessionSettings } from './run-session.js';
 
 /** Jobs (or domains) looked at past rate-limited ones when filling a batch. */
 const RATE_SCAN_LIMIT = 1_000;
@@ -40,6 +40,8 @@ export interface DispatcherOptions {
   clock: Clock;
   logger: Logger;
   domainRate: DomainRate;
+  /** The domain is known to accept every local part at this server (catch-all). */
+  acceptsAll: (domain: string, server: SocketTarget) => boolean;
   onCommand: () => void;
   onConnection: () => void;
   onRcpts: (count: number) => void;
@@ -271,9 +273,9 @@ export class SessionDispatcher {
 
   private sessionQueue(queue: ServerQueue, onFirstTake: () => void): SessionQueue {
     return {
-      take: (max) => {
+      take: (limits) => {
         onFirstTake();
-        return this.take(queue, max);
+        return this.take(queue, limits);
       },
       size: () => queue.jobs.size,
       putBack: (jobs) => {
@@ -287,9 +289,9 @@ export class SessionDispatcher {
 
   private probeQueue(queue: ServerQueue, onFirstTake: () => void): SessionQueue {
     return {
-      take: (max) => {
+      take: (limits) => {
         onFirstTake();
-        return queue.probes.splice(0, max);
+        return queue.probes.splice(0, Math.min(limits.total, limits.refusable));
       },
       size: () => queue.probes.length,
       putBack: (jobs) => {
@@ -327,14 +329,29 @@ export class SessionDispatcher {
     if (!probe.isAccepted) seen.refused += 1;
   }
 
-  /** Up to `max` jobs that share the first one's SMTPUTF8 need, one domain after another. */
-  private take(queue: ServerQueue, max: number): RcptJob[] {
+  /**
+   * Jobs within `limits` that share the first one's SMTPUTF8 need, one
+   * domain after another. Recipients of catch-all domains ride along
+   * without counting against the refusals left, one of which is then kept
+   * in reserve should such a server refuse after all.
+   */
+  private take(queue: ServerQueue, limits: BatchLimits): RcptJob[] {
     const first = queue.jobs.first();
     if (!first) return [];
     const rate = this.options.domainRate;
-    const fits = (job: RcptJob) =>
-      job.needsSmtpUtf8 === first.needsSmtpUtf8 && rate.tryTake(job.domain);
-    return queue.jobs.take(max, fits, RATE_SCAN_LIMIT);
+    let refusable = 0;
+    let riding = 0;
+    const fits = (job: RcptJob) => {
+      if (job.needsSmtpUtf8 !== first.needsSmtpUtf8) return false;
+      const isSafe = this.options.acceptsAll(job.domain, queue.target);
+      const reserve = isSafe || riding > 0 ? 1 : 0;
+      if (refusable + (isSafe ? 0 : 1) > limits.refusable - reserve) return false;
+      if (!rate.tryTake(job.domain)) return false;
+      if (isSafe) riding += 1;
+      else refusable += 1;
+      return true;
+    };
+    return queue.jobs.take(limits.total, fits, RATE_SCAN_LIMIT);
   }
 
   /**

@@ -10,7 +10,7 @@ import { systemClock } from '../../src/verify/types.js';
 import type { VerificationResult } from '../../src/verify/types.js';
 import { verifyAddress } from '../../src/verify/verify-address.js';
 import type { Zone } from '../helpers/dns-server.js';
-import { scriptedServer, startTestWorld } from '../helpers/test-world.js';
+import { scriptedServer, startTestWorld, writeLines } from '../helpers/test-world.js';
 import type { HostSpec, TestWorld } from '../helpers/test-world.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -308,6 +308,63 @@ describe('createBulkVerifier', () => {
     const asked = w.logs.get('127.0.0.87')!.rcptTo.slice(askedBefore);
     expect(asked.slice(0, 3)).toEqual(grey);
     expect(asked.filter((rcpt) => rcpt.endsWith('@grey.test'))).toHaveLength(6);
+  });
+
+  it('lets recipients of a catch-all domain ride beyond the refusals left, one kept in reserve', async () => {
+    // One server: everything at open.test is accepted, at strict.test only
+    // ann exists. It counts the RCPTs of each pipelined write and the
+    // refusals of each session.
+    const writes: { riders: number; others: number }[] = [];
+    const refusedPerSession: number[] = [];
+    const mixed: HostSpec = {
+      kind: 'raw',
+      onConnection(socket) {
+        const session = refusedPerSession.push(0) - 1;
+        writeLines(socket, '220 mixed ESMTP');
+        socket.on('data', (chunk: Buffer) => {
+          const lines = chunk.toString().split('\r\n').filter(Boolean);
+          const rcpts = lines.filter((line) => /^RCPT/i.test(line));
+          const riders = rcpts.filter((line) => /@open\.test>/i.test(line)).length;
+          writes.push({ riders, others: rcpts.length - riders });
+          for (const line of lines) {
+            const verb = line.slice(0, 4).toUpperCase();
+            if (verb === 'EHLO') writeLines(socket, '250-mixed', '250 PIPELINING');
+            else if (verb === 'RCPT') {
+              const isKnown = /<(ann@strict\.test|[^@]+@open\.test)>/i.test(line);
+              if (!isKnown) refusedPerSession[session]! += 1;
+              writeLines(socket, isKnown ? '250 2.1.5 Ok' : '550 5.1.1 User unknown');
+            } else if (verb === 'QUIT') socket.end('221 2.0.0 Bye\r\n');
+            else writeLines(socket, '250 2.0.0 Ok');
+          }
+        });
+      },
+    };
+    const w = await world(
+      { '127.0.0.86': mixed },
+      {
+        'open.test': mxTo('mx.mixed.test'),
+        'strict.test': mxTo('mx.mixed.test'),
+        'mx.mixed.test': { A: ['127.0.0.86'] },
+      },
+    );
+    const bulk = bulkIn(w, { maxRejectedPerSession: 3, concurrency: 1, perHostConcurrency: 1 });
+
+    // Four accepted open.test recipients settle that the domain is
+    // catch-all; the rest then share batches with strict.test's unknowns.
+    const first = ['a', 'b', 'c', 'd'].map((local) => `${local}@open.test`);
+    first.push('ann@strict.test');
+    await Promise.all(first.map((email) => bulk.verify(email)));
+    const open = Array.from({ length: 20 }, (_, index) => `user${index}@open.test`);
+    const strict = Array.from({ length: 12 }, (_, index) => `nobody${index}@strict.test`);
+    const results = await Promise.all([...open, ...strict].map((email) => bulk.verify(email)));
+
+    expect(results.slice(0, 20).every((result) => result.reason === 'catch_all')).toBe(true);
+    expect(results.slice(20).every((result) => result.reason === 'mailbox_not_found')).toBe(true);
+    expect(Math.max(...refusedPerSession)).toBeLessThanOrEqual(3);
+    // Some write carried more RCPTs than the cap, and none with riders
+    // aboard asked more than two recipients that could be refused.
+    expect(Math.max(...writes.map((write) => write.riders + write.others))).toBeGreaterThan(3);
+    expect(writes.filter((write) => write.riders > 0 && write.others > 2)).toEqual([]);
   });
 
   it('moves the rest of a batch to a new session after 421', async () => {
