@@ -19,10 +19,8 @@ import { startDnsServer } from '../helpers/dns-server.js';
 import type { DnsServer, Zone } from '../helpers/dns-server.js';
 import { emptyCounters, startBenchMailServer } from './bench-mail-server.js';
 import type { BenchMailServer, RcptDecision, ServerCounters } from './bench-mail-server.js';
-import { startDnsDelayRelay } from './dns-delay-relay.js';
-import type { DnsDelayRelay } from './dns-delay-relay.js';
-import { startLatencyProxy } from './latency-proxy.js';
-import type { LatencyProxy } from './latency-proxy.js';
+import { startDelayNetwork, startDelayNetworkProcess } from './delay-network.js';
+import type { DelayNetwork } from './delay-network.js';
 
 export type DomainKind = 'plain' | 'catch_all' | 'greylisting';
 
@@ -41,6 +39,11 @@ export interface BenchWorldOptions {
   seed: number;
   /** Seconds before a greylisted recipient is accepted when asked again. */
   greylistSeconds: number;
+  /**
+   * The delay lines run in a child process (see delay-network.ts), as the
+   * benchmark runs them; tests keep them in this process.
+   */
+  delayInChildProcess?: boolean;
 }
 
 /** What a careful verifier should find for an address of this world. */
@@ -122,15 +125,18 @@ export async function startBenchWorld(options: BenchWorldOptions): Promise<Bench
     return `550 5.1.1 <${recipient}>: Recipient address rejected: User unknown`;
   };
 
-  const network = await startNetwork(options, decideRcpt);
-  const dns = await startDnsServer(buildZone(domains, network.dialIps));
-  const relay = await startDnsDelayRelay({ upstreamPort: dns.port, rttMs: options.rttMs });
+  const dns = await startDnsServer(buildZone(domains, dialIps(options)));
+  const network = await startNetwork(options, decideRcpt, dns).catch(async (error: unknown) => {
+    await dns.close();
+    throw error;
+  });
+  const dnsServer = network.delay?.dnsServer ?? `127.0.0.1:${dns.port}`;
 
   return {
     options,
     smtpPort: network.port,
-    dnsServer: relay.server,
-    resolver: createResolver({ servers: [relay.server], timeoutMs: 2_000, tries: 2 }),
+    dnsServer,
+    resolver: createResolver({ servers: [dnsServer], timeoutMs: 2_000, tries: 2 }),
     domains,
     servers: network.servers,
     addressAt: (index) => addressAt(index, domains, options.seed),
@@ -150,7 +156,10 @@ export async function startBenchWorld(options: BenchWorldOptions): Promise<Bench
       greylist.clear();
       for (const server of network.servers) server.resetCounters();
     },
-    close: () => closeAll(network, dns, relay),
+    close: async () => {
+      await closeNetwork(network);
+      await dns.close();
+    },
   };
 }
 
@@ -260,38 +269,53 @@ function mailHostName(server: number): string {
 interface Network {
   port: number;
   servers: BenchMailServer[];
-  proxies: LatencyProxy[];
-  /** The addresses a verifier dials: the proxies, or the servers when there is no delay. */
-  dialIps: string[];
+  /** The proxies and the DNS relay; null when there is no delay. */
+  delay: DelayNetwork | null;
+}
+
+const serverIp = (index: number) => `127.0.3.${10 + index}`;
+const proxyIp = (index: number) => `127.0.4.${10 + index}`;
+
+/** The addresses a verifier dials: the proxies, or the servers when there is no delay. */
+function dialIps(options: BenchWorldOptions): string[] {
+  return Array.from({ length: options.servers }, (_, index) =>
+    options.rttMs > 0 ? proxyIp(index) : serverIp(index),
+  );
 }
 
 /** Servers and proxies all listen on one port; a port taken anywhere means another try. */
 async function startNetwork(
   options: BenchWorldOptions,
   decideRcpt: (server: number, recipient: string) => RcptDecision,
+  dns: DnsServer,
 ): Promise<Network> {
   for (let attempt = 0; attempt < MAX_PORT_ATTEMPTS; attempt += 1) {
     const port = 20_000 + Math.floor(Math.random() * 40_000);
-    const network: Network = { port, servers: [], proxies: [], dialIps: [] };
+    const network: Network = { port, servers: [], delay: null };
     try {
       for (let index = 0; index < options.servers; index += 1) {
-        const ip = `127.0.3.${10 + index}`;
         network.servers.push(
           await startBenchMailServer({
-            ip,
+            ip: serverIp(index),
             port,
             name: mailHostName(index),
             decideRcpt: (recipient) => decideRcpt(index, recipient),
           }),
         );
-        network.dialIps.push(options.rttMs > 0 ? `127.0.4.${10 + index}` : ip);
-        if (options.rttMs > 0) {
-          const upstream = { ip, port };
-          const proxyIp = `127.0.4.${10 + index}`;
-          network.proxies.push(
-            await startLatencyProxy({ ip: proxyIp, port, upstream, rttMs: options.rttMs }),
-          );
-        }
+      }
+      if (options.rttMs > 0) {
+        const plan = {
+          rttMs: options.rttMs,
+          dnsUpstreamPort: dns.port,
+          links: network.servers.map((_, index) => ({
+            ip: proxyIp(index),
+            port,
+            upstream: { ip: serverIp(index), port },
+          })),
+        };
+        network.delay = options.delayInChildProcess
+          ? await startDelayNetworkProcess(plan)
+          : await startDelayNetwork(plan);
       }
       return network;
     } catch (error) {
@@ -323,12 +347,6 @@ function sumCounters(all: readonly ServerCounters[]): ServerTotals {
 }
 
 async function closeNetwork(network: Network): Promise<void> {
-  await Promise.all(network.proxies.map((proxy) => proxy.close()));
+  await network.delay?.close();
   await Promise.all(network.servers.map((server) => server.close()));
-}
-
-async function closeAll(network: Network, dns: DnsServer, relay: DnsDelayRelay): Promise<void> {
-  await relay.close();
-  await dns.close();
-  await closeNetwork(network);
 }
