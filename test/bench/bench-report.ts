@@ -125,7 +125,7 @@ function formatFigures(world: BenchWorld, addresses: readonly string[], runs: Be
   );
 
   const notes = [
-    'Counts are the servers\u2019 own; RSS is this whole process, the loopback world included.',
+    'Counts are the servers\u2019 own; RSS is this process: the world runs in a child process of its own.',
   ];
   const stats = runs.engineStats;
   if (stats) {

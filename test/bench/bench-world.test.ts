@@ -118,11 +118,11 @@ describe('startBenchWorld', () => {
     await askRcpt(recipient);
     await new Promise((resolve) => setTimeout(resolve, 300));
 
-    world.reset();
+    await world.reset();
     const [reply] = await askRcpt(recipient);
 
     expect(reply?.code).toBe(450);
-    expect(world.totals()).toMatchObject({ connections: 1, rcpts: 1, rejectedRcpts: 1 });
+    expect(await world.totals()).toMatchObject({ connections: 1, rcpts: 1, rejectedRcpts: 1 });
   });
 
   it('refuses to relay for a domain another server receives', async () => {

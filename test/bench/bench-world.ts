@@ -19,7 +19,7 @@ import { startDnsServer } from '../helpers/dns-server.js';
 import type { DnsServer, Zone } from '../helpers/dns-server.js';
 import { emptyCounters, startBenchMailServer } from './bench-mail-server.js';
 import type { BenchMailServer, RcptDecision, ServerCounters } from './bench-mail-server.js';
-import { startDelayNetwork, startDelayNetworkProcess } from './delay-network.js';
+import { startDelayNetwork } from './delay-network.js';
 import type { DelayNetwork } from './delay-network.js';
 
 export type DomainKind = 'plain' | 'catch_all' | 'greylisting';
@@ -39,11 +39,6 @@ export interface BenchWorldOptions {
   seed: number;
   /** Seconds before a greylisted recipient is accepted when asked again. */
   greylistSeconds: number;
-  /**
-   * The delay lines run in a child process (see delay-network.ts), as the
-   * benchmark runs them; tests keep them in this process.
-   */
-  delayInChildProcess?: boolean;
 }
 
 /** What a careful verifier should find for an address of this world. */
@@ -57,23 +52,26 @@ export interface Truth {
 /** The servers' counts summed, with the peaks taken over all servers. */
 export type ServerTotals = ServerCounters;
 
-export interface BenchWorld {
-  options: BenchWorldOptions;
+/** A running world: where it listens, its counts, and how to stop it. */
+export interface WorldHandle {
   smtpPort: number;
-  /** The delayed DNS server, "127.0.0.1:PORT". */
+  /** The (delayed) DNS server, "127.0.0.1:PORT". */
   dnsServer: string;
+  totals(): Promise<ServerTotals>;
+  /** Zeroes the counts and forgets greylisted recipients, between two runs. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BenchWorld extends WorldHandle {
+  options: BenchWorldOptions;
   resolver: Resolver;
   domains: readonly BenchDomain[];
-  servers: readonly BenchMailServer[];
   /** The address at this position of the world's endless list. */
   addressAt(index: number): string;
   truthOf(email: string): Truth;
   /** Verifier settings aimed at this world; greylisting retried once after 1 s. */
   settings(): VerifierSettings;
-  totals(): ServerTotals;
-  /** Zeroes the counts and forgets greylisted recipients, between two runs. */
-  reset(): void;
-  close(): Promise<void>;
 }
 
 const MAX_SERVERS = 200;
@@ -103,10 +101,13 @@ const LAST_NAMES = [
   'jensen', 'kowalski', 'larsen', 'moreau', 'novak', 'olsen', 'petrov', 'quinn', 'rossi',
 ]; // prettier-ignore
 
+/**
+ * A world running in this process. Its servers and delay lines then share
+ * the verifier's CPU; the benchmark runs its world in a child process
+ * instead (bench-world-process.ts).
+ */
 export async function startBenchWorld(options: BenchWorldOptions): Promise<BenchWorld> {
-  if (options.servers < 1 || options.servers > MAX_SERVERS || options.domains < 1) {
-    throw new Error(`the world needs 1 to ${MAX_SERVERS} servers and at least one domain`);
-  }
+  checkWorldOptions(options);
   const domains = listDomains(options.domains, options.servers);
   const byName = new Map(domains.map((domain) => [domain.name, domain]));
   const greylist = new Map<string, number>();
@@ -130,29 +131,12 @@ export async function startBenchWorld(options: BenchWorldOptions): Promise<Bench
     await dns.close();
     throw error;
   });
-  const dnsServer = network.delay?.dnsServer ?? `127.0.0.1:${dns.port}`;
 
-  return {
-    options,
+  return viewWorld(options, {
     smtpPort: network.port,
-    dnsServer,
-    resolver: createResolver({ servers: [dnsServer], timeoutMs: 2_000, tries: 2 }),
-    domains,
-    servers: network.servers,
-    addressAt: (index) => addressAt(index, domains, options.seed),
-    truthOf,
-    settings: () => ({
-      heloName: 'verifier.bench.test',
-      mailFrom: 'probe@verifier.bench.test',
-      smtpPort: network.port,
-      allowPrivateMx: true,
-      greylistRetry: [options.greylistSeconds],
-      timeout: 10,
-      startTls: false,
-      catchAllProbe: true,
-    }),
-    totals: () => sumCounters(network.servers.map((server) => server.counters)),
-    reset: () => {
+    dnsServer: network.delay?.dnsServer ?? `127.0.0.1:${dns.port}`,
+    totals: async () => sumCounters(network.servers.map((server) => server.counters)),
+    reset: async () => {
       greylist.clear();
       for (const server of network.servers) server.resetCounters();
     },
@@ -160,6 +144,40 @@ export async function startBenchWorld(options: BenchWorldOptions): Promise<Bench
       await closeNetwork(network);
       await dns.close();
     },
+  });
+}
+
+export function checkWorldOptions(options: BenchWorldOptions): void {
+  if (options.servers < 1 || options.servers > MAX_SERVERS || options.domains < 1) {
+    throw new Error(`the world needs 1 to ${MAX_SERVERS} servers and at least one domain`);
+  }
+}
+
+/**
+ * The world as a verifier and the report see it. Its domains, addresses
+ * and truths follow from the options alone, so a world running in another
+ * process needs to send only its ports and counts.
+ */
+export function viewWorld(options: BenchWorldOptions, handle: WorldHandle): BenchWorld {
+  const domains = listDomains(options.domains, options.servers);
+  const byName = new Map(domains.map((domain) => [domain.name, domain]));
+  return {
+    ...handle,
+    options,
+    resolver: createResolver({ servers: [handle.dnsServer], timeoutMs: 2_000, tries: 2 }),
+    domains,
+    addressAt: (index) => addressAt(index, domains, options.seed),
+    truthOf: (email) => judgeTruth(email, byName, domains, options.seed),
+    settings: () => ({
+      heloName: 'verifier.bench.test',
+      mailFrom: 'probe@verifier.bench.test',
+      smtpPort: handle.smtpPort,
+      allowPrivateMx: true,
+      greylistRetry: [options.greylistSeconds],
+      timeout: 10,
+      startTls: false,
+      catchAllProbe: true,
+    }),
   };
 }
 
@@ -313,9 +331,7 @@ async function startNetwork(
             upstream: { ip: serverIp(index), port },
           })),
         };
-        network.delay = options.delayInChildProcess
-          ? await startDelayNetworkProcess(plan)
-          : await startDelayNetwork(plan);
+        network.delay = await startDelayNetwork(plan);
       }
       return network;
     } catch (error) {

@@ -1,16 +1,8 @@
 /**
  * The simulated network between a verifier and the benchmark's servers:
  * a latency proxy in front of each mail server and a delayed relay in
- * front of the DNS server. It runs in this process, or in a child process
- * of its own, where its timers fire on time however busy the verifier
- * under test keeps this one; a real network does not wait on the
- * verifier's CPU either.
+ * front of the DNS server.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
 import { startDnsDelayRelay } from './dns-delay-relay.js';
 import { startLatencyProxy } from './latency-proxy.js';
 import type { LatencyProxy } from './latency-proxy.js';
@@ -35,13 +27,6 @@ export interface DelayNetwork {
   close(): Promise<void>;
 }
 
-/** The compiled entry point of the child process; `npm run bench` builds it. */
-const CHILD_SCRIPT = fileURLToPath(
-  new URL('../../dist/test/bench/delay-network-main.js', import.meta.url),
-);
-const CHILD_START_TIMEOUT_MS = 20_000;
-const CHILD_EXIT_TIMEOUT_MS = 5_000;
-
 export async function startDelayNetwork(plan: DelayNetworkPlan): Promise<DelayNetwork> {
   const proxies: LatencyProxy[] = [];
   try {
@@ -62,50 +47,4 @@ export async function startDelayNetwork(plan: DelayNetworkPlan): Promise<DelayNe
     await Promise.all(proxies.map((proxy) => proxy.close()));
     throw error;
   }
-}
-
-/**
- * The same network in a child process. The child reads its plan from its
- * first line of input, answers with one line of JSON, and closes when its
- * input ends, so it never outlives this process.
- */
-export async function startDelayNetworkProcess(plan: DelayNetworkPlan): Promise<DelayNetwork> {
-  if (!existsSync(CHILD_SCRIPT)) {
-    throw new Error(`${CHILD_SCRIPT} is missing: \`npm run bench\` compiles it before it runs`);
-  }
-  const child = spawn(process.execPath, [CHILD_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const lines = createInterface({ input: child.stdout });
-  child.stdin.write(`${JSON.stringify(plan)}\n`);
-
-  const first = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('the delay network did not start')),
-      CHILD_START_TIMEOUT_MS,
-    );
-    lines.once('line', (line) => {
-      clearTimeout(timer);
-      resolve(line);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the delay network exited with code ${code} before it started`));
-    });
-  });
-  const reply = JSON.parse(first) as { dnsServer?: string; error?: string; code?: string };
-  if (reply.dnsServer === undefined) {
-    child.stdin.end();
-    await exited;
-    throw Object.assign(new Error(reply.error ?? 'the delay network failed'), { code: reply.code });
-  }
-
-  return {
-    dnsServer: reply.dnsServer,
-    close: async () => {
-      child.stdin.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_EXIT_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }

@@ -19,8 +19,9 @@ import { describeBenchOptions, readBenchOptions } from './bench-options.js';
 import type { BenchOptions } from './bench-options.js';
 import { formatBenchReport } from './bench-report.js';
 import type { Answer, RunFigures } from './bench-report.js';
-import { seededRandom, startBenchWorld } from './bench-world.js';
+import { seededRandom } from './bench-world.js';
 import type { BenchWorld } from './bench-world.js';
+import { startBenchWorldProcess } from './bench-world-process.js';
 import { verifyNaively } from './naive-verifier.js';
 
 /** Bounds the whole run; at the defaults the naive way takes under a minute. */
@@ -55,11 +56,7 @@ test(
       ]),
     );
 
-    const world = await startBenchWorld({
-      ...options,
-      greylistSeconds: 1,
-      delayInChildProcess: true,
-    });
+    const world = await startBenchWorldProcess({ ...options, greylistSeconds: 1 });
     try {
       print('', describeWorld(world));
       const addresses = Array.from({ length: options.addresses }, (_, index) =>
@@ -101,7 +98,7 @@ function describeWorld(world: BenchWorld): string {
     rttMs > 0 ? `${rttMs} ms round trip on every TCP chunk and DNS datagram` : 'no delay';
 
   return (
-    `world: ${world.servers.length} Postfix-like mail servers with PIPELINING, ` +
+    `world: ${world.options.servers} Postfix-like mail servers with PIPELINING, ` +
     `${world.domains.length} domains (${count('catch_all')} catch-all, ` +
     `${count('greylisting')} greylisting for 1 s), ${delay}`
   );
@@ -113,7 +110,7 @@ async function measure(
   name: string,
   run: () => Promise<Map<string, Answer>>,
 ): Promise<RunFigures> {
-  world.reset();
+  await world.reset();
   collectGarbage();
   const startRssBytes = process.memoryUsage.rss();
   const rss = watchPeakRss();
@@ -126,7 +123,8 @@ async function measure(
   const peakRssBytes = rss.stop();
   await waitForSessionsToClose(world);
   print(`  done in ${(wallMs / 1000).toFixed(2)} s`);
-  return { name, wallMs, startRssBytes, peakRssBytes, server: world.totals(), answers };
+  const server = await world.totals();
+  return { name, wallMs, startRssBytes, peakRssBytes, server, answers };
 }
 
 async function runNaive(
@@ -193,7 +191,7 @@ async function runSample(
     catchAllMemory: createMemory(),
   };
 
-  world.reset();
+  await world.reset();
   print('', `verifying ${sample.length} sampled addresses with verifyAddress...`);
   const results = await mapWithConcurrency(sample, options.concurrency, (email) =>
     verifyAddress(email, world.settings(), deps),
@@ -213,7 +211,7 @@ function createMemory(): CatchAllMemory {
 /** The servers' counts are read once the last QUIT has been answered. */
 async function waitForSessionsToClose(world: BenchWorld): Promise<void> {
   const deadline = Date.now() + 5_000 + world.options.rttMs * 4;
-  while (world.totals().openSessions > 0 && Date.now() < deadline) {
+  while ((await world.totals()).openSessions > 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

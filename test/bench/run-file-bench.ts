@@ -22,7 +22,7 @@ import { describeBenchOptions, readBenchOptions } from './bench-options.js';
 import type { BenchOptions } from './bench-options.js';
 import { formatTable, megabytes, passOrFail } from './bench-measure.js';
 import { startBenchWorld } from './bench-world.js';
-import type { BenchWorld } from './bench-world.js';
+import type { BenchWorld, ServerTotals } from './bench-world.js';
 import { splitCsvLine } from './split-csv-line.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -94,7 +94,7 @@ async function measureFileCommand(
   const writeSeconds = (performance.now() - writtenAt) / 1000;
   print('', `wrote ${options.rows} rows (${megabytes(size)} MB) in ${writeSeconds.toFixed(1)} s`);
 
-  world.reset();
+  await world.reset();
   print(`running ${['mailverify', ...cliArguments(world, options, input, output)].join(' ')}`);
   const child = await runChild(cliArguments(world, options, input, output), options.rows);
 
@@ -111,7 +111,7 @@ async function measureFileCommand(
     );
   }
   const verified = existsSync(output) ? await readVerified(output, world) : null;
-  report(world, options, child, verified);
+  report(await world.totals(), options, child, verified);
 }
 
 function cliArguments(
@@ -291,12 +291,11 @@ async function readVerified(path: string, world: BenchWorld): Promise<Verified> 
 }
 
 function report(
-  world: BenchWorld,
+  server: ServerTotals,
   options: BenchOptions,
   child: ChildRun,
   verified: Verified | null,
 ): void {
-  const server = world.totals();
   const seconds = child.wallMs / 1000;
   const perRow = (count: number) => (count / options.rows).toFixed(3);
   const peak = child.peakRssBytes;
