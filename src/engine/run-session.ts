@@ -116,13 +116,14 @@ interface Transaction {
 async function carryEnvelopes(
   session: SmtpSession,
   request: SessionRequest,
-): Promise<{ recipients: number; rejected: number; end: string }> {
+): Promise<{ recipients: number; rejected: number; batches: number; end: string }> {
   const { settings, queue } = request;
   const isPipelining = session.extensions.has('PIPELINING');
   let rejected = 0;
   let recipients = 0;
+  let batches = 0;
   let transaction = null as Transaction | null;
-  const ended = (end: string) => ({ recipients, rejected, end });
+  const ended = (end: string) => ({ recipients, rejected, batches, end });
 
   for (;;) {
     const budget = settings.maxRejectedPerSession - rejected;
@@ -133,6 +134,7 @@ async function carryEnvelopes(
     const jobs: RcptJob[] = room > 0 ? queue.take({ total: room, refusable: budget }) : [];
     if (room > 0 && jobs.length === 0) return ended('rate limited');
     recipients += jobs.length;
+    if (jobs.length > 0) batches += 1;
 
     const needsSmtpUtf8: boolean = jobs[0]?.needsSmtpUtf8 ?? false;
     if (needsSmtpUtf8 && !session.extensions.has('SMTPUTF8')) {

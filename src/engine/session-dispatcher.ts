@@ -74,6 +74,7 @@ export class SessionDispatcher {
   private isClosed = false;
   private readonly stop = new AbortController();
   private rateTimer: NodeJS.Timeout | null = null;
+  private pumpImmediate: NodeJS.Immediate | null = null;
 
   constructor(private readonly options: DispatcherOptions) {
     // Every open session listens for the stop signal.
@@ -90,7 +91,7 @@ export class SessionDispatcher {
     const queue = this.queueFor(target);
     queue.jobs.push(job, this.greylisting.has(job.domain));
     this.withWork.add(queue);
-    this.pump();
+    this.pumpSoon();
   }
 
   /** Queues a catch-all probe at its server, for a probe-only session. */
@@ -103,13 +104,14 @@ export class SessionDispatcher {
     const queue = this.queueFor(target);
     queue.probes.push(job);
     this.withWork.add(queue);
-    this.pump();
+    this.pumpSoon();
   }
 
   close(): void {
     this.isClosed = true;
     this.stop.abort();
     if (this.rateTimer) clearTimeout(this.rateTimer);
+    if (this.pumpImmediate) clearImmediate(this.pumpImmediate);
   }
 
   private queueFor(target: SocketTarget): ServerQueue {
@@ -129,6 +131,21 @@ export class SessionDispatcher {
       this.queues.set(key, queue);
     }
     return queue;
+  }
+
+  /**
+   * Jobs arriving together are queued before any session is handed out:
+   * the DNS answers that come in one turn of the event loop (a run's
+   * first, for many domains and servers at once) then share the sessions
+   * among their servers, rather than the first server answered taking
+   * them all.
+   */
+  private pumpSoon(): void {
+    if (this.pumpImmediate || this.isClosed) return;
+    this.pumpImmediate = setImmediate(() => {
+      this.pumpImmediate = null;
+      this.pump();
+    });
   }
 
   private pump(): void {

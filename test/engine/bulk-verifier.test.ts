@@ -367,6 +367,51 @@ describe('createBulkVerifier', () => {
     expect(writes.filter((write) => write.riders > 0 && write.others > 2)).toEqual([]);
   });
 
+  it('shares the first sessions among servers whose recipients arrive together', async () => {
+    const w = await world(
+      {
+        '127.0.0.88': { kind: 'smtp', mailboxes: ['ann'] },
+        '127.0.0.89': { kind: 'smtp', mailboxes: ['ann'] },
+      },
+      {
+        'first.test': mxTo('mx.first.test'),
+        'second.test': mxTo('mx.second.test'),
+        'mx.first.test': { A: ['127.0.0.88'] },
+        'mx.second.test': { A: ['127.0.0.89'] },
+      },
+    );
+    const opened: string[] = [];
+    const tcp = createTcpOpener();
+    const settings: BulkSettings = {
+      ...w.settings(),
+      concurrency: 2,
+      perHostConcurrency: 2,
+      maxRejectedPerSession: 9,
+      maxRecipientsPerEnvelope: 50,
+      domainRate: 0,
+      catchAllProbe: false,
+    };
+    const bulk = createBulkVerifier(settings, {
+      ...depsFor(w),
+      opener: (target, timeoutMs) => {
+        opened.push(target.ip);
+        return tcp(target, timeoutMs);
+      },
+    });
+    cleanups.push(() => bulk.close());
+
+    // Both domains' DNS answers are known, so all twenty recipients are
+    // queued in one turn: the first server may not take both sessions.
+    await Promise.all(['ann@first.test', 'ann@second.test'].map((email) => bulk.verify(email)));
+    opened.length = 0;
+    const addresses = ['first', 'second'].flatMap((domain) =>
+      Array.from({ length: 10 }, (_, index) => `user${index}@${domain}.test`),
+    );
+    await Promise.all(addresses.map((email) => bulk.verify(email)));
+
+    expect(new Set(opened.slice(0, 2))).toEqual(new Set(['127.0.0.88', '127.0.0.89']));
+  });
+
   it('moves the rest of a batch to a new session after 421', async () => {
     let rcptCount = 0;
     const flaky: HostSpec = {
