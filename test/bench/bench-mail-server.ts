@@ -28,6 +28,8 @@ export interface BenchMailServerOptions {
   softErrorLimit?: number;
   hardErrorLimit?: number;
   errorSleepMs?: number;
+  /** Told of every session that starts (+1) and ends (-1). */
+  onSessions?: (change: 1 | -1) => void;
 }
 
 export interface ServerCounters {
@@ -98,13 +100,17 @@ export async function startBenchMailServer(
     counters.connections += 1;
     counters.openSessions += 1;
     counters.peakOpenSessions = Math.max(counters.peakOpenSessions, counters.openSessions);
+    options.onSessions?.(1);
     // A session is over once the server has written its last byte (after
     // 221 or 421, as Postfix's smtpd leaves the client then), or the
     // connection closes: the client's FIN, a round trip later, does not
     // keep it open.
     let isOpen = true;
     const leave = (): void => {
-      if (isOpen) counters.openSessions -= 1;
+      if (isOpen) {
+        counters.openSessions -= 1;
+        options.onSessions?.(-1);
+      }
       isOpen = false;
     };
     socket.once('finish', leave);

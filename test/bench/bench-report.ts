@@ -36,6 +36,8 @@ export interface BenchRuns {
   rejectedCap: number;
   /** The engine's cap on sessions open at once to one server. */
   perHostCap: number;
+  /** Sessions (engine) or addresses (naive) at a time, both ways alike. */
+  concurrency: number;
 }
 
 interface Agreement {
@@ -58,6 +60,7 @@ export function formatBenchReport(
   const isAllAnswered = engine.answers.size === addresses.length;
   const peakRejected = engine.server.peakRejectedInSession;
   const peakSessions = engine.server.peakOpenSessions;
+  const peakAll = Math.max(engine.server.peakOpenAtAllServers, naive.server.peakOpenAtAllServers);
 
   return [
     '',
@@ -88,6 +91,11 @@ export function formatBenchReport(
       `no server saw more than ${runs.perHostCap} sessions at once ` +
         `(server side peak ${peakSessions})`,
     ),
+    passOrFail(
+      peakAll <= runs.concurrency,
+      `neither way had more than ${runs.concurrency} sessions open at the servers ` +
+        `(server side peak ${peakAll})`,
+    ),
     '',
   ];
 }
@@ -115,6 +123,7 @@ function formatFigures(world: BenchWorld, addresses: readonly string[], runs: Be
       row('  growth during the run (MB)', (run) => megabytes(run.peakRssBytes - run.startRssBytes)),
       row('peak rejected RCPTs in one session', (run) => run.server.peakRejectedInSession),
       row('peak sessions at one server', (run) => run.server.peakOpenSessions),
+      row('peak sessions at all servers', (run) => run.server.peakOpenAtAllServers),
       row('sessions slowed at 10 errors', (run) => run.server.slowedSessions),
       row('sessions dropped at 20 errors', (run) => run.server.droppedSessions),
       row(

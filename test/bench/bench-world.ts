@@ -50,7 +50,10 @@ export interface Truth {
 }
 
 /** The servers' counts summed, with the peaks taken over all servers. */
-export type ServerTotals = ServerCounters;
+export interface ServerTotals extends ServerCounters {
+  /** The most sessions open at all servers together. */
+  peakOpenAtAllServers: number;
+}
 
 /** A running world: where it listens, its counts, and how to stop it. */
 export interface WorldHandle {
@@ -126,19 +129,31 @@ export async function startBenchWorld(options: BenchWorldOptions): Promise<Bench
     return `550 5.1.1 <${recipient}>: Recipient address rejected: User unknown`;
   };
 
+  const sessions = { open: 0, peak: 0 };
+  const onSessions = (change: 1 | -1) => {
+    sessions.open += change;
+    sessions.peak = Math.max(sessions.peak, sessions.open);
+  };
+
   const dns = await startDnsServer(buildZone(domains, dialIps(options)));
-  const network = await startNetwork(options, decideRcpt, dns).catch(async (error: unknown) => {
-    await dns.close();
-    throw error;
-  });
+  const network = await startNetwork(options, decideRcpt, onSessions, dns).catch(
+    async (error: unknown) => {
+      await dns.close();
+      throw error;
+    },
+  );
 
   return viewWorld(options, {
     smtpPort: network.port,
     dnsServer: network.delay?.dnsServer ?? `127.0.0.1:${dns.port}`,
-    totals: async () => sumCounters(network.servers.map((server) => server.counters)),
+    totals: async () => ({
+      ...sumCounters(network.servers.map((server) => server.counters)),
+      peakOpenAtAllServers: sessions.peak,
+    }),
     reset: async () => {
       greylist.clear();
       for (const server of network.servers) server.resetCounters();
+      sessions.peak = sessions.open;
     },
     close: async () => {
       await closeNetwork(network);
@@ -305,6 +320,7 @@ function dialIps(options: BenchWorldOptions): string[] {
 async function startNetwork(
   options: BenchWorldOptions,
   decideRcpt: (server: number, recipient: string) => RcptDecision,
+  onSessions: (change: 1 | -1) => void,
   dns: DnsServer,
 ): Promise<Network> {
   for (let attempt = 0; attempt < MAX_PORT_ATTEMPTS; attempt += 1) {
@@ -318,6 +334,7 @@ async function startNetwork(
             port,
             name: mailHostName(index),
             decideRcpt: (recipient) => decideRcpt(index, recipient),
+            onSessions,
           }),
         );
       }
@@ -342,7 +359,7 @@ async function startNetwork(
   throw new Error('no free common port for the benchmark world');
 }
 
-function sumCounters(all: readonly ServerCounters[]): ServerTotals {
+function sumCounters(all: readonly ServerCounters[]): ServerCounters {
   const total = emptyCounters();
   for (const counters of all) {
     total.connections += counters.connections;

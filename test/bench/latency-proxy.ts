@@ -6,9 +6,11 @@
  * back together one round trip later, as on a real link; a conversation
  * that waits for each reply pays one round trip per command.
  *
- * The connection costs a round trip too: the proxy dials the server half
- * a round trip after accepting (the SYN on its way), and the banner takes
- * the other half back.
+ * A connection costs what TCP makes it cost: the server accepts it once
+ * the handshake is done (SYN out, SYN-ACK back, ACK out: a round trip and
+ * a half), so the proxy dials the server that long after accepting, and
+ * the banner takes half a round trip more to come back: two round trips
+ * before a client reads 220.
  */
 import net from 'node:net';
 import type { Socket } from 'node:net';
@@ -92,7 +94,8 @@ function relayWithDelay(
   client.on('close', () => later(() => upstream?.end()));
   client.on('error', () => later(destroyBoth));
 
-  later(() => {
+  // The server accepts once the handshake's last ACK arrives.
+  setTimeout(() => {
     if (client.destroyed) return;
     const target = { host: upstreamAddress.ip, port: upstreamAddress.port };
     const socket = net.connect({ ...target, allowHalfOpen: true });
@@ -108,5 +111,5 @@ function relayWithDelay(
     socket.on('end', () => later(() => client.end()));
     socket.on('close', () => later(() => client.end()));
     socket.on('error', () => later(destroyBoth));
-  });
+  }, 3 * halfMs);
 }

@@ -82,6 +82,7 @@ test(
         sample,
         rejectedCap: options.maxRejectedPerSession,
         perHostCap: options.perHostConcurrency,
+        concurrency: options.concurrency,
       };
       print(...formatBenchReport(world, addresses, runs));
     } finally {
