@@ -114,6 +114,8 @@ class BulkRun implements BulkVerifier {
   private readonly domains = new Map<string, Promise<DomainJudgement>>();
   private readonly waiters = new Set<(error: Error) => void>();
   private isClosed = false;
+  /** Recipients waiting for their domain's DNS answers. */
+  private resolving = 0;
 
   constructor(
     private readonly settings: BulkSettings,
@@ -151,6 +153,7 @@ class BulkRun implements BulkVerifier {
       logger: this.logger,
       domainRate: new DomainRate(settings.domainRate, () => deps.clock.now()),
       acceptsAll: (domain, server) => this.catchAll.acceptsAll(domain, server),
+      resolving: () => this.resolving,
       onCommand: () => void (this.counts.commands += 1),
       onConnection: () => void (this.counts.connections += 1),
       onRcpts: (count) => void (this.counts.rcpts += count),
@@ -256,7 +259,11 @@ class BulkRun implements BulkVerifier {
     startedAt: number,
   ): Promise<VerificationResult> {
     const clock = this.deps.clock;
-    const domain = await this.judgeDomainOnce(parsed.domain);
+    this.resolving += 1;
+    const domain = await this.judgeDomainOnce(parsed.domain).finally(() => {
+      this.resolving -= 1;
+      this.dispatcher.wake();
+    });
     if (domain.kind === 'decided') {
       const draft = { parsed, flags: flagAddress(parsed), mx: domain.mx };
       return buildResult(email, startedAt, clock, draft, domain.finding, domain.evidence);

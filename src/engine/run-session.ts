@@ -28,6 +28,13 @@ import type { RcptJob } from './rcpt-job.js';
  */
 const MIN_EXPECTED_BUDGET = 3.5;
 
+/**
+ * The shortest round trip at which a session hands its slots on as it
+ * sends QUIT. On loopback or a LAN the next connection could reach the
+ * server before it has ended this session.
+ */
+const MIN_HANDOVER_ROUND_TRIP_MS = 10;
+
 export interface SessionSettings extends ConversationSettings {
   maxRejectedPerSession: number;
   maxRecipientsPerEnvelope: number;
@@ -74,6 +81,12 @@ export interface SessionRequest {
   onCommand: () => void;
   /** Called with the number of RCPT commands sent. */
   onRcpts: (count: number) => void;
+  /**
+   * Called when the session's slots may go to the next session: QUIT is
+   * sent and the server will have ended this session before a new
+   * connection's handshake reaches it. Not called when that is in doubt.
+   */
+  onHandOver?: () => void;
 }
 
 export async function runSession(request: SessionRequest): Promise<SessionEnd> {
@@ -90,14 +103,51 @@ export async function runSession(request: SessionRequest): Promise<SessionEnd> {
   if (!opening.ok) return { kind: 'unopened', conversation: opening.conversation };
 
   const session = opening.session;
+  const handOver = new HandOver(session, request.onHandOver);
   try {
-    const carried = await carryEnvelopes(session, request);
+    const carried = await carryEnvelopes(session, request, handOver);
     const ms = Math.round(performance.now() - startedAt);
     logger.debug({ host: target.host, ip: target.ip, ms, ...carried }, 'session ended');
   } finally {
-    await session.quit();
+    const quitting = session.quit();
+    handOver.quitSent();
+    await quitting;
   }
   return { kind: 'done' };
+}
+
+/**
+ * Decides whether QUIT lets the session's slots go at once. The server
+ * ends the session when it reads QUIT, half a round trip after it leaves;
+ * a new connection reaches it once its TCP handshake is done, a round trip
+ * and a half after it starts. That holds while the server answers a batch
+ * in about the time it answers EHLO, and the round trip is long enough to
+ * be a margin at all.
+ */
+class HandOver {
+  private lastBatchMs: number | null = null;
+  private isDone = false;
+
+  constructor(
+    private readonly session: SmtpSession,
+    private readonly onHandOver: (() => void) | undefined,
+  ) {}
+
+  async timeBatch<T>(batch: () => Promise<T>): Promise<T> {
+    const sentAt = performance.now();
+    const result = await batch();
+    this.lastBatchMs = performance.now() - sentAt;
+    return result;
+  }
+
+  quitSent(): void {
+    if (this.isDone) return;
+    this.isDone = true;
+    const roundTripMs = this.session.greetingRoundTripMs;
+    if (roundTripMs < MIN_HANDOVER_ROUND_TRIP_MS) return;
+    if (this.lastBatchMs !== null && this.lastBatchMs > 2 * roundTripMs) return;
+    this.onHandOver?.();
+  }
 }
 
 /** The mail transaction open in a session: its SMTPUTF8 need and size. */
@@ -116,6 +166,7 @@ interface Transaction {
 async function carryEnvelopes(
   session: SmtpSession,
   request: SessionRequest,
+  handOver: HandOver,
 ): Promise<{ recipients: number; rejected: number; batches: number; end: string }> {
   const { settings, queue } = request;
   const isPipelining = session.extensions.has('PIPELINING');
@@ -156,9 +207,12 @@ async function carryEnvelopes(
     const isLast =
       isPipelining &&
       (queue.size() === 0 || budget - queue.expectRefusals(jobs) < MIN_EXPECTED_BUDGET);
-    const outcome = transaction
-      ? settleRcpts(jobs, await sendRcpts(session, jobs, isLast, request), request)
-      : await sendEnvelope(session, jobs, needsSmtpUtf8, isLast, request);
+    const batch = { jobs, isLast, handOver };
+    const outcome = await handOver.timeBatch(async () =>
+      transaction
+        ? settleRcpts(jobs, await sendRcpts(session, batch, request), request)
+        : await sendEnvelope(session, batch, needsSmtpUtf8, request),
+    );
     transaction = {
       smtputf8: needsSmtpUtf8,
       recipients: (transaction?.recipients ?? 0) + jobs.length,
@@ -169,15 +223,24 @@ async function carryEnvelopes(
   }
 }
 
+/** The RCPTs of one round trip; the last carries QUIT. */
+interface Batch {
+  jobs: RcptJob[];
+  isLast: boolean;
+  handOver: HandOver;
+}
+
 function sendRcpts(
   session: SmtpSession,
-  jobs: RcptJob[],
-  isLast: boolean,
+  { jobs, isLast, handOver }: Batch,
   request: SessionRequest,
 ): Promise<StepResult[]> {
   request.onRcpts(jobs.length);
   const recipients = jobs.map((job) => job.recipient);
-  return isLast ? session.rcptToManyThenQuit(recipients) : session.rcptToMany(recipients);
+  if (!isLast) return session.rcptToMany(recipients);
+  const replies = session.rcptToManyThenQuit(recipients);
+  handOver.quitSent();
+  return replies;
 }
 
 interface EnvelopeOutcome {
@@ -187,9 +250,8 @@ interface EnvelopeOutcome {
 
 async function sendEnvelope(
   session: SmtpSession,
-  jobs: RcptJob[],
+  batch: Batch,
   smtputf8: boolean,
-  isLast: boolean,
   request: SessionRequest,
 ): Promise<EnvelopeOutcome> {
   const { queue, target, settings } = request;
@@ -199,19 +261,19 @@ async function sendEnvelope(
   let mail: StepResult;
   let rcpts: StepResult[] | null = null;
   if (session.extensions.has('PIPELINING')) {
-    [mail, rcpts] = await Promise.all([mailing, sendRcpts(session, jobs, isLast, request)]);
+    [mail, rcpts] = await Promise.all([mailing, sendRcpts(session, batch, request)]);
   } else {
     mail = await mailing;
   }
 
   if (!mail.ok || mail.reply.code >= 300) {
     const conversation = asConversation('mail', mail);
-    for (const job of jobs) queue.answer(job, judgeConversation(conversation, target));
+    for (const job of batch.jobs) queue.answer(job, judgeConversation(conversation, target));
     return { rejected: 0, isSessionOver: true };
   }
 
-  rcpts ??= await sendRcpts(session, jobs, isLast, request);
-  return settleRcpts(jobs, rcpts, request);
+  rcpts ??= await sendRcpts(session, batch, request);
+  return settleRcpts(batch.jobs, rcpts, request);
 }
 
 function settleRcpts(

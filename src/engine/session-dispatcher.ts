@@ -40,6 +40,8 @@ export interface DispatcherOptions {
   clock: Clock;
   logger: Logger;
   domainRate: DomainRate;
+  /** Recipients waiting for their domain's DNS answers, not queued yet. */
+  resolving?: () => number;
   /** The domain is known to accept every local part at this server (catch-all). */
   acceptsAll: (domain: string, server: SocketTarget) => boolean;
   onCommand: () => void;
@@ -140,6 +142,11 @@ export class SessionDispatcher {
    * among their servers, rather than the first server answered taking
    * them all.
    */
+  /** Looks again for sessions to open, e.g. once DNS answers are in. */
+  wake(): void {
+    this.pumpSoon();
+  }
+
   private pumpSoon(): void {
     if (this.pumpImmediate || this.isClosed) return;
     this.pumpImmediate = setImmediate(() => {
@@ -150,12 +157,29 @@ export class SessionDispatcher {
 
   private pump(): void {
     if (this.isClosed) return;
-    while (this.active < this.options.concurrency) {
+    const limit = this.sessionsForKnownWork();
+    while (this.active < limit) {
       const queue = this.neediestQueue();
       if (!queue) return;
-      if (this.needsProbeSession(queue)) this.start(queue, () => this.serve(queue, 'probes'));
-      else this.start(queue, () => this.serve(queue, 'jobs'));
+      if (this.needsProbeSession(queue)) {
+        this.start(queue, (release) => this.serve(queue, 'probes', release));
+      } else this.start(queue, (release) => this.serve(queue, 'jobs', release));
     }
+  }
+
+  /**
+   * Sessions the queued work may have while other recipients still wait
+   * for their DNS answers: a share of the cap in proportion to the work
+   * known, so that the servers of the domains answered first do not take
+   * every session before the rest are known.
+   */
+  private sessionsForKnownWork(): number {
+    const { concurrency, resolving } = this.options;
+    const unknown = resolving?.() ?? 0;
+    if (unknown === 0) return concurrency;
+    let known = 0;
+    for (const queue of this.withWork) known += queue.jobs.size + queue.probes.length;
+    return Math.max(1, Math.ceil((concurrency * known) / (known + unknown)));
   }
 
   /** The queue below its cap with the most work waiting per session it has. */
@@ -183,16 +207,27 @@ export class SessionDispatcher {
     return queue.probes.length > 0 && queue.probeOpening === 0;
   }
 
-  private start(queue: ServerQueue, work: () => Promise<void>): void {
+  /**
+   * Runs a session in one of the slots of both caps. The slots are given
+   * back when the session ends, or earlier when it hands them over as it
+   * sends QUIT (see HandOver in run-session.ts): the next session's TCP
+   * handshake then overlaps the last replies of this one, and the server
+   * still never has more sessions from us at once than the cap.
+   */
+  private start(queue: ServerQueue, work: (release: () => void) => Promise<void>): void {
     this.active += 1;
     queue.active += 1;
-    void work()
+    let isReleased = false;
+    const release = () => {
+      if (isReleased) return;
+      isReleased = true;
+      this.active -= 1;
+      queue.active -= 1;
+      this.pump();
+    };
+    void work(release)
       .catch((error: unknown) => this.options.logger.error({ err: error }, 'session crashed'))
-      .finally(() => {
-        this.active -= 1;
-        queue.active -= 1;
-        this.pump();
-      });
+      .finally(release);
   }
 
   /**
@@ -232,7 +267,11 @@ export class SessionDispatcher {
     }, Math.ceil(ms));
   }
 
-  private async serve(queue: ServerQueue, kind: 'jobs' | 'probes'): Promise<void> {
+  private async serve(
+    queue: ServerQueue,
+    kind: 'jobs' | 'probes',
+    release: () => void,
+  ): Promise<void> {
     this.options.onConnection();
     const counter = kind === 'probes' ? 'probeOpening' : 'opening';
     queue[counter] += 1;
@@ -254,6 +293,7 @@ export class SessionDispatcher {
       signal: this.stop.signal,
       onCommand: this.options.onCommand,
       onRcpts: this.options.onRcpts,
+      onHandOver: release,
     });
     opened();
     if (end.kind === 'done' || this.isClosed) return;

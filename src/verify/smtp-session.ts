@@ -93,6 +93,7 @@ export class SmtpSession {
   private extensionSet = new Set<string>();
   private isSecured = false;
   private sent = 0;
+  private greetingMs = 0;
   private readonly onAbort = (): void => {
     this.channel.fail({ kind: 'timeout', message: 'aborted: the overall deadline passed' });
   };
@@ -118,6 +119,14 @@ export class SmtpSession {
 
   get isTls(): boolean {
     return this.isSecured;
+  }
+
+  /**
+   * Milliseconds the last EHLO (or HELO) took to be answered: about one
+   * network round trip, as servers answer it without lookups.
+   */
+  get greetingRoundTripMs(): number {
+    return this.greetingMs;
   }
 
   get commandsSent(): number {
@@ -266,7 +275,9 @@ export class SmtpSession {
 
   /** EHLO, and HELO when EHLO is refused with 5xx (RFC 5321 4.1.4, 3.2). */
   private async greet(): Promise<Greeting> {
+    const sentAt = performance.now();
     const ehlo = await this.exchange('ehlo', this.settings.ehloLine);
+    this.greetingMs = performance.now() - sentAt;
     if (!ehlo.ok) {
       return failedAt(ehlo.failure);
     }
@@ -279,7 +290,9 @@ export class SmtpSession {
     }
 
     this.extensionSet = new Set();
+    const heloSentAt = performance.now();
     const helo = await this.exchange('ehlo', this.settings.heloLine);
+    this.greetingMs = performance.now() - heloSentAt;
     if (!helo.ok) {
       return failedAt(helo.failure);
     }
