@@ -140,13 +140,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   option(
     'concurrency',
     '--concurrency',
-    '16',
+    '20',
     'SMTP sessions open at the same time, all mail servers together.',
   ),
   option(
     'perHostConcurrency',
     '--per-host-concurrency',
-    '3',
+    '4',
     'SMTP sessions open at the same time to one mail server.',
   ),
   option(

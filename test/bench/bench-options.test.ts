@@ -9,8 +9,8 @@ describe('readBenchOptions', () => {
       servers: 6,
       addresses: 2_000,
       rttMs: 50,
-      concurrency: 16,
-      perHostConcurrency: 3,
+      concurrency: 20,
+      perHostConcurrency: 4,
       maxRejectedPerSession: 9,
       rows: 1_000_000,
     });
