@@ -16,6 +16,7 @@ import type { MailboxProbe } from '../verify/judge-conversation.js';
 import type { SmtpSession, StepResult } from '../verify/smtp-session.js';
 import type { SocketOpener, SocketTarget, Stage } from '../verify/types.js';
 import type { RcptJob } from './rcpt-job.js';
+import type { RoundTripGauge } from './round-trip-gauge.js';
 
 /**
  * With PIPELINING a batch costs one round trip and carries as many RCPTs
@@ -87,6 +88,8 @@ export interface SessionRequest {
    * connection's handshake reaches it. Not called when that is in doubt.
    */
   onHandOver?: () => void;
+  /** The round trip to this server, shared by its sessions. */
+  roundTrip: RoundTripGauge;
 }
 
 export async function runSession(request: SessionRequest): Promise<SessionEnd> {
@@ -103,7 +106,8 @@ export async function runSession(request: SessionRequest): Promise<SessionEnd> {
   if (!opening.ok) return { kind: 'unopened', conversation: opening.conversation };
 
   const session = opening.session;
-  const handOver = new HandOver(session, request.onHandOver);
+  request.roundTrip.observe(session.greetingRoundTripMs);
+  const handOver = new HandOver(request.roundTrip, request.onHandOver);
   try {
     const carried = await carryEnvelopes(session, request, handOver);
     const ms = Math.round(performance.now() - startedAt);
@@ -120,16 +124,16 @@ export async function runSession(request: SessionRequest): Promise<SessionEnd> {
  * Decides whether QUIT lets the session's slots go at once. The server
  * ends the session when it reads QUIT, half a round trip after it leaves;
  * a new connection reaches it once its TCP handshake is done, a round trip
- * and a half after it starts. That holds while the server answers a batch
- * in about the time it answers EHLO, and the round trip is long enough to
- * be a margin at all.
+ * and a half after it starts. That holds while the round trip to the
+ * server is long enough to be a margin at all, and the server (and this
+ * process) answered the session's previous batch in about a round trip.
  */
 class HandOver {
   private lastBatchMs: number | null = null;
   private isDone = false;
 
   constructor(
-    private readonly session: SmtpSession,
+    private readonly roundTrip: RoundTripGauge,
     private readonly onHandOver: (() => void) | undefined,
   ) {}
 
@@ -137,14 +141,15 @@ class HandOver {
     const sentAt = performance.now();
     const result = await batch();
     this.lastBatchMs = performance.now() - sentAt;
+    this.roundTrip.observe(this.lastBatchMs);
     return result;
   }
 
   quitSent(): void {
     if (this.isDone) return;
     this.isDone = true;
-    const roundTripMs = this.session.greetingRoundTripMs;
-    if (roundTripMs < MIN_HANDOVER_ROUND_TRIP_MS) return;
+    const roundTripMs = this.roundTrip.roundTripMs;
+    if (roundTripMs === null || roundTripMs < MIN_HANDOVER_ROUND_TRIP_MS) return;
     if (this.lastBatchMs !== null && this.lastBatchMs > 2 * roundTripMs) return;
     this.onHandOver?.();
   }

@@ -24,6 +24,7 @@ import type { DomainRate } from './domain-rate.js';
 import { currentTarget, targetKey } from './rcpt-job.js';
 import type { RcptJob } from './rcpt-job.js';
 import { runSession } from './run-session.js';
+import { RoundTripGauge } from './round-trip-gauge.js';
 import { WaitingJobs } from './waiting-jobs.js';
 import type { BatchLimits, SessionQueue, SessionSettings } from './run-session.js';
 
@@ -61,6 +62,7 @@ interface ServerQueue {
   probeOpening: number;
   /** The server's TLS failed once: speak plain SMTP to it from now on. */
   isPlainOnly: boolean;
+  roundTrip: RoundTripGauge;
   probes: RcptJob[];
 }
 
@@ -128,6 +130,7 @@ export class SessionDispatcher {
         opening: 0,
         probeOpening: 0,
         isPlainOnly: false,
+        roundTrip: new RoundTripGauge(),
         probes: [],
       };
       this.queues.set(key, queue);
@@ -294,6 +297,7 @@ export class SessionDispatcher {
       onCommand: this.options.onCommand,
       onRcpts: this.options.onRcpts,
       onHandOver: release,
+      roundTrip: queue.roundTrip,
     });
     opened();
     if (end.kind === 'done' || this.isClosed) return;
