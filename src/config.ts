@@ -146,7 +146,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   option(
     'perHostConcurrency',
     '--per-host-concurrency',
-    '4',
+    '5',
     'SMTP sessions open at the same time to one mail server.',
   ),
   option(

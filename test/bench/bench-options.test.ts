@@ -10,7 +10,7 @@ describe('readBenchOptions', () => {
       addresses: 2_000,
       rttMs: 50,
       concurrency: 20,
-      perHostConcurrency: 4,
+      perHostConcurrency: 5,
       maxRejectedPerSession: 9,
       rows: 1_000_000,
     });

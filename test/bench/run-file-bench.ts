@@ -333,6 +333,12 @@ function report(
       child.exitCode === 0 && verified?.rows === options.rows,
       'every row verified and written',
     ),
+    passOrFail(
+      server.peakRejectedInSession <= options.maxRejectedPerSession &&
+        server.peakOpenSessions <= options.perHostConcurrency,
+      `no session over ${options.maxRejectedPerSession} refused RCPTs, no server over ` +
+        `${options.perHostConcurrency} sessions at once (server side)`,
+    ),
     '',
   );
 }
