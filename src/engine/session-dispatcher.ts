@@ -42,7 +42,7 @@ export interface DispatcherOptions {
   logger: Logger;
   domainRate: DomainRate;
   /** Recipients waiting for their domain's DNS answers, not queued yet. */
-  resolving?: () => number;
+  resolving: () => number;
   /** The domain is known to accept every local part at this server (catch-all). */
   acceptsAll: (domain: string, server: SocketTarget) => boolean;
   onCommand: () => void;
@@ -138,6 +138,11 @@ export class SessionDispatcher {
     return queue;
   }
 
+  /** Looks again for sessions to open, e.g. once DNS answers are in. */
+  wake(): void {
+    this.pumpSoon();
+  }
+
   /**
    * Jobs arriving together are queued before any session is handed out:
    * the DNS answers that come in one turn of the event loop (a run's
@@ -145,11 +150,6 @@ export class SessionDispatcher {
    * among their servers, rather than the first server answered taking
    * them all.
    */
-  /** Looks again for sessions to open, e.g. once DNS answers are in. */
-  wake(): void {
-    this.pumpSoon();
-  }
-
   private pumpSoon(): void {
     if (this.pumpImmediate || this.isClosed) return;
     this.pumpImmediate = setImmediate(() => {
@@ -178,7 +178,7 @@ export class SessionDispatcher {
    */
   private sessionsForKnownWork(): number {
     const { concurrency, resolving } = this.options;
-    const unknown = resolving?.() ?? 0;
+    const unknown = resolving();
     if (unknown === 0) return concurrency;
     let known = 0;
     for (const queue of this.withWork) known += queue.jobs.size + queue.probes.length;
