@@ -275,9 +275,7 @@ export class SmtpSession {
 
   /** EHLO, and HELO when EHLO is refused with 5xx (RFC 5321 4.1.4, 3.2). */
   private async greet(): Promise<Greeting> {
-    const sentAt = performance.now();
-    const ehlo = await this.exchange('ehlo', this.settings.ehloLine);
-    this.greetingMs = performance.now() - sentAt;
+    const ehlo = await this.timedGreeting(this.settings.ehloLine);
     if (!ehlo.ok) {
       return failedAt(ehlo.failure);
     }
@@ -290,13 +288,19 @@ export class SmtpSession {
     }
 
     this.extensionSet = new Set();
-    const heloSentAt = performance.now();
-    const helo = await this.exchange('ehlo', this.settings.heloLine);
-    this.greetingMs = performance.now() - heloSentAt;
+    const helo = await this.timedGreeting(this.settings.heloLine);
     if (!helo.ok) {
       return failedAt(helo.failure);
     }
     return isPositive(helo.reply) ? helo : refusedAt('ehlo', helo.reply);
+  }
+
+  /** EHLO or HELO, remembering how long the answer took. */
+  private async timedGreeting(line: string): Promise<StepResult> {
+    const sentAt = performance.now();
+    const reply = await this.exchange('ehlo', line);
+    this.greetingMs = performance.now() - sentAt;
+    return reply;
   }
 
   /**
