@@ -111,10 +111,8 @@ const LAST_NAMES = [
  */
 export async function startBenchWorld(options: BenchWorldOptions): Promise<BenchWorld> {
   checkWorldOptions(options);
-  const domains = listDomains(options.domains, options.servers);
-  const byName = new Map(domains.map((domain) => [domain.name, domain]));
+  const { domains, byName, truthOf } = planWorld(options);
   const greylist = new Map<string, number>();
-  const truthOf = (email: string) => judgeTruth(email, byName, domains, options.seed);
 
   const decideRcpt = (server: number, recipient: string): RcptDecision => {
     const domain = byName.get(recipient.slice(recipient.lastIndexOf('@') + 1));
@@ -162,6 +160,14 @@ export async function startBenchWorld(options: BenchWorldOptions): Promise<Bench
   });
 }
 
+/** The world's domains and truths, which follow from its options. */
+function planWorld(options: BenchWorldOptions) {
+  const domains = listDomains(options.domains, options.servers);
+  const byName = new Map(domains.map((domain) => [domain.name, domain]));
+  const truthOf = (email: string) => judgeTruth(email, byName, domains, options.seed);
+  return { domains, byName, truthOf };
+}
+
 export function checkWorldOptions(options: BenchWorldOptions): void {
   if (options.servers < 1 || options.servers > MAX_SERVERS || options.domains < 1) {
     throw new Error(`the world needs 1 to ${MAX_SERVERS} servers and at least one domain`);
@@ -174,15 +180,14 @@ export function checkWorldOptions(options: BenchWorldOptions): void {
  * process needs to send only its ports and counts.
  */
 export function viewWorld(options: BenchWorldOptions, handle: WorldHandle): BenchWorld {
-  const domains = listDomains(options.domains, options.servers);
-  const byName = new Map(domains.map((domain) => [domain.name, domain]));
+  const { domains, truthOf } = planWorld(options);
   return {
     ...handle,
     options,
     resolver: createResolver({ servers: [handle.dnsServer], timeoutMs: 2_000, tries: 2 }),
     domains,
     addressAt: (index) => addressAt(index, domains, options.seed),
-    truthOf: (email) => judgeTruth(email, byName, domains, options.seed),
+    truthOf,
     settings: () => ({
       heloName: 'verifier.bench.test',
       mailFrom: 'probe@verifier.bench.test',
