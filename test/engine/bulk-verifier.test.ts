@@ -7,7 +7,7 @@ import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { createResolver } from '../../src/verify/create-resolver.js';
 import { createTcpOpener } from '../../src/verify/open-socket.js';
 import { systemClock } from '../../src/verify/types.js';
-import type { VerificationResult } from '../../src/verify/types.js';
+import type { SocketOpener, VerificationResult } from '../../src/verify/types.js';
 import { verifyAddress } from '../../src/verify/verify-address.js';
 import type { Zone } from '../helpers/dns-server.js';
 import { scriptedServer, startTestWorld, writeLines } from '../helpers/test-world.js';
@@ -37,7 +37,7 @@ function depsFor(testWorld: TestWorld) {
 function bulkIn(
   testWorld: TestWorld,
   overrides: Partial<BulkSettings> = {},
-  extra: { store?: SqliteStore } = {},
+  extra: { store?: SqliteStore; opener?: SocketOpener } = {},
 ): BulkVerifier {
   const settings: BulkSettings = {
     ...testWorld.settings(),
@@ -382,23 +382,16 @@ describe('createBulkVerifier', () => {
     );
     const opened: string[] = [];
     const tcp = createTcpOpener();
-    const settings: BulkSettings = {
-      ...w.settings(),
-      concurrency: 2,
-      perHostConcurrency: 2,
-      maxRejectedPerSession: 9,
-      maxRecipientsPerEnvelope: 50,
-      domainRate: 0,
-      catchAllProbe: false,
-    };
-    const bulk = createBulkVerifier(settings, {
-      ...depsFor(w),
-      opener: (target, timeoutMs) => {
-        opened.push(target.ip);
-        return tcp(target, timeoutMs);
+    const bulk = bulkIn(
+      w,
+      { concurrency: 2, perHostConcurrency: 2, maxRejectedPerSession: 9, catchAllProbe: false },
+      {
+        opener: (target, timeoutMs) => {
+          opened.push(target.ip);
+          return tcp(target, timeoutMs);
+        },
       },
-    });
-    cleanups.push(() => bulk.close());
+    );
 
     // Both domains' DNS answers are known, so all twenty recipients are
     // queued in one turn: the first server may not take both sessions.

@@ -48,16 +48,22 @@ async function verifyThirty(world: BenchWorld, opener: SocketOpener) {
   return { addresses, results };
 }
 
+/** One server, three plain domains, the given round trip. */
+async function oneServerWorld(rttMs: number): Promise<BenchWorld> {
+  const world = await startBenchWorld({
+    domains: 3,
+    servers: 1,
+    rttMs,
+    seed: 11,
+    greylistSeconds: 1,
+  });
+  cleanups.push(() => world.close());
+  return world;
+}
+
 describe('handing a session slot over at QUIT', () => {
   it('starts the next connection during the last round trip, never two sessions at the server', async () => {
-    const world = await startBenchWorld({
-      domains: 3,
-      servers: 1,
-      rttMs: 40,
-      seed: 11,
-      greylistSeconds: 1,
-    });
-    cleanups.push(() => world.close());
+    const world = await oneServerWorld(40);
     const counting = countingOpener();
 
     const { addresses, results } = await verifyThirty(world, counting.opener);
@@ -72,14 +78,7 @@ describe('handing a session slot over at QUIT', () => {
   });
 
   it('keeps the slot until the session ends when the round trip is too short to be a margin', async () => {
-    const world = await startBenchWorld({
-      domains: 3,
-      servers: 1,
-      rttMs: 0,
-      seed: 11,
-      greylistSeconds: 1,
-    });
-    cleanups.push(() => world.close());
+    const world = await oneServerWorld(0);
     const counting = countingOpener();
 
     await verifyThirty(world, counting.opener);
