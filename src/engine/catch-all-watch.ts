@@ -43,8 +43,8 @@ interface Watch {
   /** The server refused a real recipient of the domain as unknown. */
   refusesUnknown: boolean;
   decision: Promise<boolean | null> | null;
-  /** The decision came out catch-all and no real recipient was refused since. */
-  acceptsAll: boolean;
+  /** The decision came out catch-all. */
+  isDecidedCatchAll: boolean;
   /** Set while the decision waits for the recipients' answers. */
   decide: ((isCatchAll: boolean | null) => void) | null;
   waitingSince: number;
@@ -84,10 +84,7 @@ export class CatchAllWatch {
 
     const watch = this.watchOf(domain, server);
     if (probe.isAccepted) watch.accepted += 1;
-    else if (probe.reason === 'mailbox_not_found') {
-      watch.refusesUnknown = true;
-      watch.acceptsAll = false;
-    }
+    else if (probe.reason === 'mailbox_not_found') watch.refusesUnknown = true;
     this.review(watch);
     this.reviewOverdue(server);
   }
@@ -100,7 +97,7 @@ export class CatchAllWatch {
   isCatchAll(domain: string, server: SocketTarget): Promise<boolean | null> {
     const watch = this.watchOf(domain, server);
     watch.decision ??= this.decideOnce(watch).then((isCatchAll) => {
-      watch.acceptsAll = isCatchAll === true && !watch.refusesUnknown;
+      watch.isDecidedCatchAll = isCatchAll === true;
       return isCatchAll;
     });
     return watch.decision;
@@ -108,10 +105,12 @@ export class CatchAllWatch {
 
   /**
    * The domain is known in this run to accept every local part at this
-   * server, so its recipients are not expected to be refused.
+   * server (decided catch-all, and no real recipient refused as unknown),
+   * so its recipients are not expected to be refused.
    */
   acceptsAll(domain: string, server: SocketTarget): boolean {
-    return this.watches.get(watchKey(domain, server))?.acceptsAll === true;
+    const watch = this.watches.get(watchKey(domain, server));
+    return watch !== undefined && watch.isDecidedCatchAll && !watch.refusesUnknown;
   }
 
   close(): void {
@@ -193,7 +192,7 @@ export class CatchAllWatch {
         accepted: 0,
         refusesUnknown: false,
         decision: null,
-        acceptsAll: false,
+        isDecidedCatchAll: false,
         decide: null,
         waitingSince: 0,
         isProbing: false,
